@@ -1,0 +1,377 @@
+"""Command line: `playground` opens the window; subcommands drive the same core without Qt.
+
+Errors a user can fix print as at most three lines on stderr (message, hint) and exit 2;
+argparse usage errors follow the same rule. Nothing here prints a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import traceback
+from typing import Sequence
+
+from playground import __version__
+from playground.errors import PlaygroundError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with our error format: one message line, one hint line, exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        _print_error(message, f"run '{self.prog} --help' to see the options")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _print_error(message: str, hint: str | None = None) -> None:
+    lines = [f"error: {' '.join(message.split())}"]
+    if hint:
+        lines.append(f"hint: {' '.join(hint.split())}")
+    sys.stderr.write("\n".join(lines[:3]) + "\n")
+
+
+# ----------------------------------------------------------------------------- parser
+
+
+def _add_model_args(p: argparse.ArgumentParser, *, with_preset: bool = True) -> None:
+    g = p.add_argument_group("model size (a preset, optionally adjusted)")
+    if with_preset:
+        g.add_argument("--preset", default=None,
+                       help="bigram, tiny, small, medium or gpt2-124m (default: tiny)")
+    g.add_argument("--n-layer", type=int, help="number of transformer blocks")
+    g.add_argument("--n-head", type=int, help="attention heads per block")
+    g.add_argument("--d-model", type=int, help="embedding size (divisible by --n-head)")
+    g.add_argument("--context", type=int, help="context length in tokens")
+    g.add_argument("--dropout", type=float, help="dropout probability (0 to 0.9)")
+    g.add_argument("--positional", choices=["learned", "sinusoidal"], help="position encoding")
+    g.add_argument("--activation", choices=["gelu", "relu"], help="MLP activation")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="playground",
+                description="LLM Playground: train a small GPT on your own text and look inside it. "
+                            "With no command, the desktop app opens.")
+    p.add_argument("--version", action="version", version=f"LLM Playground {__version__}")
+    p.add_argument("--smoke", action="store_true",
+                   help="open the window, let it run briefly, and exit 0 (a start-up check)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    c = sub.add_parser("corpora", help="list the built-in corpora")
+    c.set_defaults(func=cmd_corpora)
+
+    d = sub.add_parser("download", help="download Tiny Shakespeare (cached after the first time)")
+    d.add_argument("what", choices=["tiny-shakespeare"])
+    d.add_argument("--url", help="download from this address instead of the usual one")
+    d.set_defaults(func=cmd_download)
+
+    t = sub.add_parser("train", help="train a model (a new run, or --resume one)")
+    t.add_argument("--corpus", help="a text file or folder, builtin:NAME, or download:tiny-shakespeare")
+    t.add_argument("--tokenizer", default="char", choices=["char", "word", "bpe", "cl100k", "gpt2"])
+    t.add_argument("--vocab-size", type=int, help="vocabulary size for bpe (and the cap for word)")
+    _add_model_args(t)
+    t.add_argument("--iters", type=int, help="training steps (default 2000; with --resume: the new total)")
+    t.add_argument("--batch", type=int, help="sequences per step (default 12)")
+    t.add_argument("--lr", type=float, help="peak learning rate (default 1e-3)")
+    t.add_argument("--warmup", type=int, help="warm-up steps (default 100)")
+    t.add_argument("--eval-interval", type=int, help="evaluate and checkpoint every N steps")
+    t.add_argument("--seed", type=int, help="random seed (default 1337)")
+    t.add_argument("--split", type=float, help="fraction of the text used for training (default 0.9)")
+    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    t.add_argument("--compile", action="store_true", help="use torch.compile when it works")
+    t.add_argument("--name", help="name of the run (default: corpus-size-date)")
+    t.add_argument("--resume", metavar="RUN", help="continue a stopped run (name, path or 'latest')")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    g = sub.add_parser("generate", help="write text with a trained run, token by token")
+    g.add_argument("--run", default="latest", help="run name, path, or 'latest' (default)")
+    g.add_argument("--prompt", default="", help="text to start from")
+    g.add_argument("--tokens", type=int, default=200, help="new tokens to write (default 200)")
+    g.add_argument("--temperature", type=float, default=1.0, help="below 1 safer, above 1 wilder")
+    g.add_argument("--top-k", type=int, help="sample only among the K most likely tokens")
+    g.add_argument("--top-p", type=float, help="sample among the most likely tokens that cover P")
+    g.add_argument("--greedy", action="store_true", help="always take the most likely token")
+    g.add_argument("--seed", type=int, help="random seed for repeatable output")
+    g.add_argument("--stop", help="stop when this text appears")
+    g.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    g.set_defaults(func=cmd_generate)
+
+    b = sub.add_parser("bench", help="measure speed (prints JSON)")
+    bsub = b.add_subparsers(dest="bench", metavar="WHAT", required=True)
+    bt = bsub.add_parser("train", help="training speed and final losses")
+    bt.add_argument("--corpus", default="builtin:python-docs")
+    bt.add_argument("--tokenizer", default="char", choices=["char", "word", "bpe", "cl100k"])
+    bt.add_argument("--vocab-size", type=int)
+    _add_model_args(bt)
+    bt.add_argument("--batch", type=int, default=12)
+    bt.add_argument("--iters", type=int, default=200)
+    bt.add_argument("--seed", type=int, default=1337)
+    bt.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    bt.add_argument("--compile", action="store_true")
+    bt.add_argument("--json", action="store_true", help="print one JSON object (the default output)")
+    bt.set_defaults(func=cmd_bench_train)
+    bg = bsub.add_parser("generate", help="generation speed with and without the KV cache")
+    _add_model_args(bg, with_preset=True)
+    bg.add_argument("--vocab-size", type=int, default=65)
+    bg.add_argument("--tokens", type=int, default=255)
+    bg.add_argument("--seed", type=int, default=1337)
+    bg.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    bg.add_argument("--json", action="store_true")
+    bg.set_defaults(func=cmd_bench_generate)
+    bs = bsub.add_parser("startup", help="seconds from launch to a visible window")
+    bs.add_argument("--runs", type=int, default=3)
+    bs.add_argument("--json", action="store_true")
+    bs.set_defaults(func=cmd_bench_startup)
+    return p
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr (plain lines when stderr is not a terminal)."""
+
+    def __init__(self, total: int, label: str, enabled: bool = True) -> None:
+        self.total, self.label, self.enabled = max(total, 1), label, enabled
+        self.tty = sys.stderr.isatty()
+        self._last_pct = -1
+
+    def update(self, done: int, extra: str = "") -> None:
+        if not self.enabled:
+            return
+        frac = min(max(done / self.total, 0.0), 1.0)
+        pct = int(frac * 100)
+        if self.tty:
+            filled = int(frac * 30)
+            sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {pct:3d}% {extra}\033[K")
+            sys.stderr.flush()
+        elif pct // 10 != self._last_pct // 10:
+            sys.stderr.write(f"{self.label} {pct:3d}% {extra}\n")
+        self._last_pct = pct
+
+    def message(self, text: str) -> None:
+        if self.enabled:
+            sys.stderr.write(("\r\033[K" if self.tty else "") + text + "\n")
+
+    def close(self) -> None:
+        if self.enabled and self.tty:
+            sys.stderr.write("\n")
+
+
+def _load_corpus(spec: str | None):
+    from playground.core import corpus as corpus_mod
+
+    if not spec:
+        raise PlaygroundError("No corpus given.", "add --corpus builtin:grammar-lessons, a file path, "
+                              "or download:tiny-shakespeare; 'playground corpora' lists the built-ins")
+    if spec == "download:tiny-shakespeare":
+        path = _download_with_bar(None)
+        return corpus_mod.load_file(path)
+    return corpus_mod.load(spec)
+
+
+def _download_with_bar(url: str | None):
+    from playground.core import download
+
+    cached = download.cached_tiny_shakespeare()
+    if cached is not None:
+        return cached
+    bar = ProgressBar(1, "downloading")
+
+    def progress(done: int, total: int | None) -> None:
+        if total:
+            bar.total = total
+            bar.update(done, f"{done / 1e6:.1f} MB")
+
+    try:
+        return download.download_tiny_shakespeare(url=url, progress=progress)
+    finally:
+        bar.close()
+
+
+def _model_config(args, vocab_size: int):
+    """A preset (default tiny) with any explicitly given fields replaced."""
+    import dataclasses
+
+    from playground.core import model as model_mod
+
+    cfg = model_mod.preset(args.preset or "tiny", vocab_size)
+    overrides = {
+        "n_layer": args.n_layer, "n_head": args.n_head, "d_model": args.d_model,
+        "context_length": args.context, "dropout": args.dropout,
+        "positional": args.positional, "activation": args.activation,
+    }
+    cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+    cfg.validate()
+    return cfg
+
+
+def _stop_on_ctrl_c(stop: threading.Event) -> None:
+    """First Ctrl+C asks the trainer to stop cleanly (and save); a second one aborts."""
+
+    def handler(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        sys.stderr.write("\nstopping after this step and saving a checkpoint (Ctrl+C again to abort)\n")
+
+    signal.signal(signal.SIGINT, handler)
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def cmd_corpora(args) -> int:
+    from playground.core import builtin_corpora, download
+
+    for item in builtin_corpora.list_builtins():
+        print(f"builtin:{item.name:<18} {item.title}")
+        print(f"    {item.description}")
+        if item.look_for:
+            print(f"    Look for: {item.look_for}")
+    cached = download.cached_tiny_shakespeare()
+    state = f"cached at {cached}" if cached else "not downloaded yet: playground download tiny-shakespeare"
+    print(f"download:tiny-shakespeare  Tiny Shakespeare (1.1 MB, {state})")
+    return 0
+
+
+def cmd_download(args) -> int:
+    path = _download_with_bar(args.url)
+    print(path)
+    return 0
+
+
+def cmd_train(args) -> int:
+    from playground.core import checkpoint, model as model_mod, tokenizers, train
+    from playground.core import corpus as corpus_mod
+
+    stop = threading.Event()
+    if args.resume:
+        run = checkpoint.Run.open(args.resume)
+        corpus = corpus_mod.verify_record(run.info["corpus"])
+        if args.iters:
+            run.update_train_config(iters=args.iters)
+        trainer = train.Trainer(run, corpus, stop=stop, resume=True)
+    else:
+        corpus = _load_corpus(args.corpus)
+        tok = tokenizers.train_tokenizer(args.tokenizer, corpus.text, vocab_size=args.vocab_size)
+        if getattr(tok, "large_vocab_warning", None) and tok.large_vocab_warning():
+            sys.stderr.write(f"note: {tok.large_vocab_warning()}\n")
+        cfg = _model_config(args, tok.vocab_size)
+        tcfg = train.TrainConfig(**{k: v for k, v in {
+            "iters": args.iters, "batch_size": args.batch, "lr": args.lr, "warmup": args.warmup,
+            "eval_interval": args.eval_interval, "seed": args.seed, "split": args.split,
+            "device": args.device, "compile": args.compile}.items() if v not in (None, False)})
+        model_mod.check_fits(cfg, tcfg.batch_size)
+        run = checkpoint.Run.create(args.name, cfg, tcfg, corpus.record(tcfg.split), tok)
+        trainer = train.Trainer(run, corpus, stop=stop)
+    _stop_on_ctrl_c(stop)
+    total = run.train_config.iters
+    bar = ProgressBar(total, "training", enabled=not args.quiet)
+    bar.message(f"run {run.name}: {run.path}")
+    finished = None
+    for ev in trainer.run():
+        kind = type(ev).__name__
+        if kind == "Step":
+            bar.update(ev.it, f"step {ev.it}/{total} loss {ev.loss:.3f} {ev.tokens_per_s:,.0f} tok/s")
+        elif kind == "Eval":
+            bar.message(f"step {ev.it}: train loss {ev.train_loss:.4f}, validation loss {ev.val_loss:.4f}")
+        elif kind == "Finished":
+            finished = ev
+    bar.close()
+    if finished is not None and finished.reason not in ("done", "stopped"):
+        raise PlaygroundError(finished.message or f"Training stopped ({finished.reason}).",
+                              f"the last good checkpoint is in {run.path}")
+    print(f"{run.name}: {'stopped' if finished and finished.reason == 'stopped' else 'finished'} "
+          f"at step {finished.it if finished else '?'}; resume with: playground train --resume {run.name}"
+          if finished and finished.reason == "stopped" else f"run saved: {run.path}")
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from playground.core import checkpoint, generate, model as model_mod
+
+    run = checkpoint.Run.open(args.run)
+    model = run.load_model(device=model_mod.pick_device(args.device))
+    cfg = generate.SamplingConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                                  greedy=args.greedy, seed=args.seed, max_new_tokens=args.tokens,
+                                  stop_text=args.stop)
+    sys.stdout.write(args.prompt)
+    noted = False
+    for step in generate.stream_tokens(model, run.tokenizer, args.prompt, cfg):
+        if step.window_reset and not noted:
+            noted = True
+            sys.stderr.write("\n(note: past the context window, the model now sees only the last half)\n")
+        sys.stdout.write(step.text)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+    return 0
+
+
+def cmd_bench_train(args) -> int:
+    from playground.core import bench
+
+    print(json.dumps(bench.bench_train(args)))
+    return 0
+
+
+def cmd_bench_generate(args) -> int:
+    from playground.core import bench
+
+    print(json.dumps(bench.bench_generate(args)))
+    return 0
+
+
+def cmd_bench_startup(args) -> int:
+    from playground.gui import startup_bench
+
+    print(json.dumps(startup_bench.measure(args.runs)))
+    return 0
+
+
+def run_gui(smoke: bool) -> int:
+    from playground.gui.app import run_app
+
+    return run_app(sys.argv[:1], smoke=smoke)
+
+
+# ----------------------------------------------------------------------------- entry points
+
+
+def _log_unexpected(exc: BaseException) -> str:
+    from playground import paths
+
+    path = paths.log_dir() / "cli-error.log"
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write("".join(traceback.format_exception(exc)))
+    return str(path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command is None:
+            return run_gui(smoke=args.smoke)
+        return args.func(args)
+    except PlaygroundError as exc:
+        _print_error(exc.message, exc.hint)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    except BrokenPipeError:  # e.g. `playground generate | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no tracebacks for users
+        _print_error(f"unexpected error: {exc}", f"details were written to {_log_unexpected(exc)}")
+        return 1
+
+
+def main_gui() -> int:
+    return main([])
