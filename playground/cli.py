@@ -282,6 +282,10 @@ def cmd_train(args) -> int:
             bar.update(ev.it, f"step {ev.it}/{total} loss {ev.loss:.3f} {ev.tokens_per_s:,.0f} tok/s")
         elif kind == "Eval":
             bar.message(f"step {ev.it}: train loss {ev.train_loss:.4f}, validation loss {ev.val_loss:.4f}")
+        elif kind == "Checkpointed":
+            bar.message(f"checkpoint saved at step {ev.it}")
+        elif kind == "Note":
+            bar.message(f"note: {ev.message}")
         elif kind == "Finished":
             finished = ev
     bar.close()

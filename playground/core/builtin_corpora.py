@@ -1,0 +1,248 @@
+"""Corpora that work offline with no download: generated "lessons" and Python's own docs.
+
+Every text is built at call time from a fixed seed (``random.Random``), so the same name
+always gives the same text on the same Python version, and nothing is stored on disk.
+Each is a few hundred KB at most: big enough to train on, small enough to load instantly.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from playground.errors import CorpusError
+
+DEFAULT_BUILTIN = "grammar-lessons"
+
+
+@dataclass(frozen=True)
+class BuiltinCorpus:
+    name: str  # the id used in "builtin:NAME"
+    title: str  # display name
+    description: str  # one sentence: what the text is
+    look_for: str  # what a student should watch for while training on it
+    make: Callable[[], str]  # builds the text (deterministic)
+
+
+# --------------------------------------------------------------------------- python-docs
+
+# Typographic characters mapped to ASCII so a character tokenizer gets a tidy vocabulary.
+_ASCII = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "…": "...", "—": "--", "–": "-"})
+_UNDERLINE = re.compile(r"^\s*([*=\-~^#])\1{2,}\s*$")
+_CODE_CHARS = set("=(){}[]_<>|*\\")
+
+
+def _looks_like_prose(lines: list[str]) -> bool:
+    """An indented block is kept only when it reads like wrapped sentences, not code."""
+    stripped = [ln.strip() for ln in lines]
+    text = " ".join(stripped)
+    if not text.endswith((".", ")", '"')):
+        return False
+    if sum(len(s) for s in stripped) / len(stripped) < 40:  # code lines are short
+        return False
+    return sum(ch in _CODE_CHARS for ch in text) / len(text) < 0.03
+
+
+def _python_docs() -> str:
+    from pydoc_data.topics import topics
+
+    paragraphs: list[str] = []
+    for key in sorted(topics):  # sorted: independent of dict order
+        block: list[str] = []
+        for line in topics[key].splitlines() + [""]:
+            if line.strip():
+                if not _UNDERLINE.match(line):
+                    block.append(line.rstrip())
+                continue
+            if block:
+                if any("::=" in ln or ln.lstrip().startswith((">>>", "...")) for ln in block):
+                    pass  # grammar rules and interactive sessions are code, not prose
+                elif not block[0].startswith(" ") or _looks_like_prose(block):
+                    paragraphs.append("\n".join(ln.strip() for ln in block))
+                block = []
+    return "\n\n".join(paragraphs).translate(_ASCII) + "\n"
+
+
+# --------------------------------------------------------------------------- copy-lessons
+
+_COPY_ALPHABET = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _copy_lessons(n_lines: int = 5000, seed: int = 1) -> str:
+    # Each line is a random segment written again and again ("qzk|qzk|qzk"). The first copy
+    # is unpredictable; every later letter is predicted by finding the earlier occurrence of
+    # the current letter and copying what came next: a previous-token head feeding an
+    # induction head. Short periods (2-4 letters) reward a previous-token head on their own,
+    # which is the stepping stone a Tiny model needs to find induction within a few hundred
+    # steps (measured: with segments of 8-20 letters written only twice it needed far more).
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(n_lines):
+        segment = "".join(rng.choices(_COPY_ALPHABET, k=rng.randint(2, 14)))
+        copies = max(2, -(-33 // (len(segment) + 1)))  # lines of at least 32 characters
+        lines.append("|".join([segment] * copies))
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- grammar-lessons
+
+_NAMES = ["Anna", "Ben", "Maria", "Tom", "Lena", "Omar", "Sara", "Leo", "Nina", "Max"]
+# (singular, plural) nouns
+_NOUNS = [
+    ("cat", "cats"), ("dog", "dogs"), ("bird", "birds"), ("fox", "foxes"), ("child", "children"),
+    ("mouse", "mice"), ("teacher", "teachers"), ("farmer", "farmers"), ("horse", "horses"),
+]
+_THINGS = ["ball", "apple", "book", "cup", "cake", "hat", "kite", "letter", "song", "stone"]
+_ADJECTIVES = ["red", "big", "small", "old", "happy", "green", "quiet", "funny", "blue"]
+# (third person singular, plural) verb forms
+_TRANSITIVE = [
+    ("sees", "see"), ("likes", "like"), ("finds", "find"), ("wants", "want"), ("chases", "chase"),
+    ("carries", "carry"), ("watches", "watch"), ("draws", "draw"), ("helps", "help"),
+]
+_INTRANSITIVE = [
+    ("runs", "run"), ("sleeps", "sleep"), ("sings", "sing"), ("laughs", "laugh"),
+    ("jumps", "jump"), ("waits", "wait"),
+]
+
+
+def _grammar_lessons(n_lines: int = 2400, seed: int = 2) -> str:
+    rng = random.Random(seed)
+
+    def noun_phrase(plural: bool, things: bool = False) -> str:
+        word = rng.choice(_THINGS) + ("s" if plural else "") if things else rng.choice(_NOUNS)[plural]
+        det = "the" if plural or rng.random() < 0.5 else "a"
+        adj = f"{rng.choice(_ADJECTIVES)} " if rng.random() < 0.4 else ""
+        return f"{det} {adj}{word}"
+
+    def subject() -> tuple[str, bool]:
+        r = rng.random()
+        if r < 0.25:
+            return rng.choice(_NAMES), False
+        if r < 0.35:
+            a, b = rng.sample(_NAMES, 2)
+            return f"{a} and {b}", True
+        plural = rng.random() < 0.5
+        return noun_phrase(plural), plural
+
+    def obj() -> str:
+        r = rng.random()
+        if r < 0.2:
+            return rng.choice(_NAMES)
+        return noun_phrase(rng.random() < 0.4, things=r < 0.6)
+
+    def sentence() -> str:
+        subj, plural = subject()
+        kind = rng.random()
+        if kind < 0.2:
+            words = f"{subj} {rng.choice(_INTRANSITIVE)[plural]}"
+        elif kind < 0.35:
+            # A relative clause puts a distracting noun between subject and verb:
+            # "The cat that sees the dogs runs." -- the verb must agree with "cat".
+            other = rng.random() < 0.5
+            inner = noun_phrase(other)
+            verb = rng.choice(_TRANSITIVE)[plural]
+            words = f"{subj} that {verb} {inner} {rng.choice(_INTRANSITIVE)[plural]}"
+        else:
+            words = f"{subj} {rng.choice(_TRANSITIVE)[plural]} {obj()}"
+        return words[0].upper() + words[1:] + "."
+
+    lines = [" ".join(sentence() for _ in range(rng.randint(1, 3))) for _ in range(n_lines)]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- counting
+
+_ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen " \
+        "fifteen sixteen seventeen eighteen nineteen".split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
+def number_words(n: int) -> str:
+    """0..999 in English words: 342 -> "three hundred forty-two"."""
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        tens, ones = divmod(n, 10)
+        return _TENS[tens] + (f"-{_ONES[ones]}" if ones else "")
+    hundreds, rest = divmod(n, 100)
+    return f"{_ONES[hundreds]} hundred" + (f" {number_words(rest)}" if rest else "")
+
+
+def _counting(n_lines: int = 1500, seed: int = 3) -> str:
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(n_lines):
+        start = rng.randint(0, 990)
+        count = rng.randint(4, 8)
+        lines.append(", ".join(number_words(n) for n in range(start, min(start + count, 1000))) + ".")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- registry
+
+BUILTINS: dict[str, BuiltinCorpus] = {
+    b.name: b
+    for b in [
+        BuiltinCorpus(
+            name="grammar-lessons",
+            title="Grammar lessons",
+            description="Short sentences from a tiny grammar of names, animals, things and verbs "
+            "that agree with their subject.",
+            look_for="Watch the samples learn agreement: 'the cats chase' but 'the cat chases', "
+            "even across 'that' clauses. In the Attention tab, find a head where the verb looks "
+            "back at its subject noun rather than at the nearest word.",
+            make=_grammar_lessons,
+        ),
+        BuiltinCorpus(
+            name="copy-lessons",
+            title="Copy lessons",
+            description="Lines of random letters written again and again ('qzkv|qzkv|qzkv'), "
+            "where only the repeats can be predicted.",
+            look_for="In the Attention tab, look for a previous-token head in the first layer (a "
+            "bright line just below the diagonal) and an induction head in the second: in a repeat, "
+            "each letter looks at the letter just after its earlier occurrence.",
+            make=_copy_lessons,
+        ),
+        BuiltinCorpus(
+            name="python-docs",
+            title="Python docs",
+            description="The English prose of the Python language reference that ships with "
+            "Python itself (pydoc_data.topics), with the code examples removed.",
+            look_for="Real English with a technical flavour: watch the samples go from random "
+            "letters to words, then to phrases like 'the expression is evaluated'.",
+            make=_python_docs,
+        ),
+        BuiltinCorpus(
+            name="counting",
+            title="Counting",
+            description="Runs of numbers counting up in English words ('sixty-eight, sixty-nine, "
+            "seventy, seventy-one.').",
+            look_for="The model must learn to add one: after 'nine' comes the next ten. Look "
+            "for heads that attend to the previous number to copy its tens and hundreds.",
+            make=_counting,
+        ),
+    ]
+}
+
+
+def list_builtins() -> list[BuiltinCorpus]:
+    """All built-in corpora, the default first."""
+    return sorted(BUILTINS.values(), key=lambda b: b.name != DEFAULT_BUILTIN)
+
+
+def get_builtin(name: str) -> BuiltinCorpus:
+    try:
+        return BUILTINS[name]
+    except KeyError:
+        known = ", ".join(f"builtin:{n}" for n in BUILTINS)
+        raise CorpusError(f"There is no built-in corpus called {name!r}.",
+                          f"Choose one of: {known}.") from None
+
+
+@functools.lru_cache(maxsize=None)
+def builtin_text(name: str) -> str:
+    """The text of a built-in corpus (built once per process, identical every time)."""
+    return get_builtin(name).make()

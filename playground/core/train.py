@@ -1,0 +1,541 @@
+"""The training loop: a generator of small event dataclasses, driven by its consumer.
+
+    trainer = Trainer(run, corpus, pause=pause_event, stop=stop_event)
+    for event in trainer.run():      # Step, Eval, Sample, Checkpointed, Note ... Finished
+        ...
+
+No Qt and no printing: the CLI progress bar and the GUI's worker are two consumers of the
+same stream. Pause and stop are only polled with ``.is_set()``, so a ``threading.Event``
+works in-process and a ``multiprocessing.Event`` across a process boundary.
+
+The recipe is nanoGPT's: AdamW (weight decay on matrices only), linear warmup then cosine
+decay to ``min_lr`` at the last iteration, gradient clipping, random windows of
+``context + 1`` tokens. Everything random comes from saved generators, so a run resumed
+from ``latest.pt`` continues exactly as if it had never stopped.
+
+Setup problems (a corpus that changed, a model too large...) raise a PlaygroundError on the
+first ``next()``; problems once training has started end the stream with ``Finished``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import torch
+
+from playground.core import model as model_mod
+from playground.core.checkpoint import Run
+from playground.errors import CheckpointError, CorpusError, ModelError, PlaygroundError, TrainingError
+
+# --------------------------------------------------------------------------- config
+
+
+@dataclass
+class TrainConfig:
+    iters: int = 2000  # optimizer steps in all
+    batch_size: int = 12
+    lr: float = 1e-3  # peak learning rate, reached at the end of warmup
+    min_lr: float = 1e-4  # reached at the last iteration (cosine decay)
+    warmup: int = 100  # steps of linear warmup
+    weight_decay: float = 0.1  # on 2-D weights only
+    beta1: float = 0.9
+    beta2: float = 0.99
+    grad_clip: float = 1.0  # max gradient norm; 0 = off
+    eval_interval: int = 250  # evaluate (and checkpoint) every this many steps, and at the end
+    eval_iters: int = 20  # batches of train and of validation per evaluation
+    sample_tokens: int = 200  # length of the text sample after each evaluation (0 = none)
+    seed: int = 1337
+    device: str = "auto"  # "auto" | "cpu" | "cuda" | "mps"
+    compile: bool = False  # try torch.compile; falls back to eager with a Note if it fails
+    split: float = 0.9  # training fraction; validation is the end of the text
+    checkpoint_keep: int = 20  # snapshots kept for the history slider
+    sample_interval: int | None = None  # None: sample after each evaluation
+
+    def validate(self) -> None:
+        def need(ok: bool, message: str, hint: str | None = None) -> None:
+            if not ok:
+                raise TrainingError(message, hint)
+
+        need(isinstance(self.iters, int) and self.iters >= 1, f"Iterations must be at least 1 (got {self.iters}).")
+        need(isinstance(self.batch_size, int) and self.batch_size >= 1,
+             f"The batch size must be at least 1 (got {self.batch_size}).")
+        need(self.lr > 0 and math.isfinite(self.lr), f"The learning rate must be above 0 (got {self.lr}).",
+             "1e-3 suits small models.")
+        need(0 <= self.min_lr <= self.lr, f"The final learning rate ({self.min_lr}) must be between 0 and "
+             f"the learning rate ({self.lr}).")
+        need(self.warmup >= 0, f"Warmup cannot be negative (got {self.warmup}).")
+        need(self.weight_decay >= 0, f"Weight decay cannot be negative (got {self.weight_decay}).")
+        need(0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, "Adam's betas must be in [0, 1).")
+        need(self.grad_clip >= 0, f"Gradient clipping cannot be negative (got {self.grad_clip}).")
+        need(self.eval_interval >= 1, f"The evaluation interval must be at least 1 (got {self.eval_interval}).")
+        need(self.eval_iters >= 1, f"Evaluation needs at least 1 batch (got {self.eval_iters}).")
+        need(self.sample_tokens >= 0, "The sample length cannot be negative.")
+        need(0 < self.split < 1, f"The training fraction must be between 0 and 1 (got {self.split}).",
+             "0.9 keeps the last tenth of the text for validation.")
+        need(self.checkpoint_keep >= 2, "Keep at least 2 checkpoints (the first and the last).")
+        need(self.sample_interval is None or self.sample_interval >= 1, "The sample interval must be at least 1.")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def lr_at(cfg: TrainConfig, step: int) -> float:
+    """Learning rate for 0-based optimizer step ``step``: linear warmup, then cosine to
+    ``min_lr`` at the last step (``iters - 1``), as nanoGPT with lr_decay_iters = max_iters."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / (cfg.warmup + 1)
+    span = max(1, (cfg.iters - 1) - cfg.warmup)
+    ratio = min(1.0, (step - cfg.warmup) / span)
+    return cfg.min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (cfg.lr - cfg.min_lr)
+
+
+# --------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class Step:
+    it: int  # optimizer steps done (1 = the first)
+    loss: float  # training loss of this step's batch (before its update)
+    lr: float  # learning rate used for this step
+    tokens_per_s: float  # batch * context / step time, smoothed
+
+
+@dataclass(frozen=True)
+class Eval:
+    it: int
+    train_loss: float  # mean over eval_iters fixed batches
+    val_loss: float
+
+
+@dataclass(frozen=True)
+class Checkpointed:
+    it: int
+    path: str  # the snapshot for the history slider (latest.pt is saved beside it)
+
+
+@dataclass(frozen=True)
+class Sample:
+    it: int
+    text: str  # generated from a fixed seed, so samples are comparable across evaluations
+
+
+@dataclass(frozen=True)
+class Note:
+    it: int
+    message: str  # something the student may want to know ("resumed from step 500", compile fell back)
+
+
+@dataclass(frozen=True)
+class Finished:
+    reason: str  # "done" | "stopped" | "nan" | "oom" | "error"
+    it: int
+    message: str
+
+
+Event = Step | Eval | Checkpointed | Sample | Note | Finished
+
+
+def _is_oom(exc: BaseException) -> bool:
+    if isinstance(exc, getattr(torch, "OutOfMemoryError", ())):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+
+def _python_rng_state() -> list:
+    version, internal, gauss = random.getstate()
+    return [version, list(internal), gauss]
+
+
+def _set_python_rng_state(state: list) -> None:
+    random.setstate((state[0], tuple(state[1]), state[2]))
+
+
+# --------------------------------------------------------------------------- trainer
+
+
+class Trainer:
+    """Trains ``run``'s model on ``corpus`` (or, when None, on the corpus its record names)."""
+
+    def __init__(self, run: Run, corpus=None, *, pause=None, stop=None, resume: bool = False) -> None:
+        self._run = run
+        self.corpus = corpus
+        self.pause = pause
+        self.stop = stop
+        self.resume = resume
+        self.cfg: TrainConfig = run.train_config
+        self.model_cfg = run.model_config
+        self.model: torch.nn.Module | None = None
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.device: torch.device | None = None
+        self.step = 0  # optimizer steps done
+        self.best_val_loss: float | None = None
+        self.last_val_loss: float | None = None
+        self.notes: list[str] = []
+        self._idle = threading.Event()  # never set: a timed wait when no stop event was given
+        self._last_saved = -1
+        self._elapsed_before = 0.0
+
+    @property
+    def training_run(self) -> Run:
+        return self._run
+
+    # ---- setup
+
+    def _check_corpus(self) -> None:
+        from playground.core import corpus as corpus_mod
+
+        record = self._run.corpus_record
+        if self.corpus is None:
+            self.corpus = corpus_mod.verify_record(record)
+            return
+        want = record.get("sha256")
+        if want and self.corpus.sha256 != want:
+            raise CorpusError(
+                f"The text of '{self.corpus.name}' is not the one run '{self._run.name}' was trained on "
+                "(it has changed since).",
+                "Load the original text to continue this run, or start a new run with this one.")
+
+    def _setup(self) -> bool:
+        """Build everything; returns True when resuming from latest.pt."""
+        cfg = self.cfg
+        cfg.validate()
+        resuming = self.resume or self._run.has_latest()
+        if self.resume and not self._run.has_latest():
+            raise CheckpointError(f"Run '{self._run.name}' has no checkpoint to resume from.",
+                                  "Start it from the beginning instead.")
+        self._check_corpus()
+        tokenizer = self._run.tokenizer
+        if tokenizer.vocab_size > self.model_cfg.vocab_size:
+            raise ModelError(
+                f"The tokenizer has {tokenizer.vocab_size} tokens but the model only {self.model_cfg.vocab_size}.",
+                "Set the model's vocabulary size to the tokenizer's.")
+        self.tokenizer = tokenizer
+        self.device = model_mod.pick_device(cfg.device)
+        model_mod.check_fits(self.model_cfg, cfg.batch_size, self.device)
+
+        # The corpus as one tensor of ids; validation is its end, as in nanoGPT.
+        ids = torch.tensor(tokenizer.encode(self.corpus.text), dtype=torch.long)  # (N,)
+        n_train = int(len(ids) * cfg.split)
+        from playground.core.corpus import check_trainable
+
+        T = self.model_cfg.context_length
+        check_trainable(n_train, len(ids) - n_train, T, cfg.batch_size)
+        self.train_ids = ids[:n_train].to(self.device)  # (N_train,)
+        self.val_ids = ids[n_train:].to(self.device)  # (N_val,)
+        # Every window of T+1 tokens as a view: a batch is one gather, no per-row Python loop.
+        self._windows = {
+            "train": self.train_ids.unfold(0, T + 1, 1),  # (N_train - T, T + 1)
+            "val": self.val_ids.unfold(0, T + 1, 1),  # (N_val - T, T + 1)
+        }
+
+        torch.manual_seed(cfg.seed)  # weight init and dropout
+        random.seed(cfg.seed)
+        self.batch_gen = torch.Generator().manual_seed(cfg.seed)  # training batches only
+        self.model = model_mod.build_model(self.model_cfg).to(self.device)
+        self.model.train()
+        self.optimizer = self._make_optimizer()
+
+        if self.device.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+            bf16 = torch.cuda.is_bf16_supported()
+            self.autocast = torch.autocast("cuda", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+        else:
+            self.autocast = contextlib.nullcontext()
+
+        if resuming:
+            self._restore(self._run.load_latest(map_location="cpu"))
+        self.forward = self._maybe_compile()
+        self._run.update(status="training", device=self.device.type,
+                         device_description=model_mod.device_description(self.device), message=None)
+        return resuming
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        cfg = self.cfg
+        groups = model_mod.param_groups(self.model, cfg.weight_decay)
+        kwargs: dict[str, Any] = {}
+        # Fused AdamW: one kernel for all parameters (CUDA, and CPU in recent torch).
+        if self.device.type in ("cuda", "cpu"):
+            kwargs["fused"] = True
+        try:
+            return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), **kwargs)
+        except (RuntimeError, TypeError, ValueError):  # older torch: no fused kernel here
+            return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+
+    def _maybe_compile(self):
+        if not self.cfg.compile:
+            return self.model
+        try:
+            return torch.compile(self.model)
+        except Exception as exc:  # noqa: BLE001 - any failure means: train uncompiled
+            self._compile_failed(exc)
+            return self.model
+
+    def _compile_failed(self, exc: BaseException) -> None:
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        self.notes.append(f"torch.compile is not available here ({first}); training without it.")
+
+    def _restore(self, state: dict) -> None:
+        if int(state.get("step", 0)) > self.cfg.iters:
+            raise CheckpointError(f"Run '{self._run.name}' was saved at step {state['step']}, past its "
+                                  f"{self.cfg.iters} iterations.")
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, KeyError, ValueError) as exc:
+            raise CheckpointError(f"latest.pt of run '{self._run.name}' does not match its model.",
+                                  "Train the run again.") from exc
+        rng = state.get("rng", {})
+        if "torch" in rng:
+            torch.set_rng_state(rng["torch"])
+        if rng.get("cuda") and self.device.type == "cuda":
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        if rng.get("python"):
+            _set_python_rng_state(rng["python"])
+        if "batch" in rng:
+            self.batch_gen.set_state(rng["batch"])
+        self.step = int(state["step"])
+        self._last_saved = self.step
+        self.best_val_loss = state.get("best_val_loss")
+        self.last_val_loss = state.get("val_loss")
+        self._elapsed_before = float(state.get("elapsed", 0.0))
+        # Steps logged after this checkpoint (a crash) are redone: drop them from the log.
+        self._run.truncate_metrics(self.step)
+        self.notes.append(f"Resumed from step {self.step}.")
+
+    def _state(self) -> dict:
+        rng = {"torch": torch.get_rng_state(), "python": _python_rng_state(), "batch": self.batch_gen.get_state(),
+               "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []}
+        return {"step": self.step, "model": model_mod_state(self.model), "optimizer": self.optimizer.state_dict(),
+                "rng": rng, "val_loss": self.last_val_loss, "best_val_loss": self.best_val_loss,
+                "elapsed": self._elapsed()}
+
+    # ---- pieces of the loop
+
+    def _batch(self, split: str, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        windows = self._windows[split]  # (N - T, T + 1)
+        ix = torch.randint(windows.shape[0], (self.cfg.batch_size,), generator=gen)  # (B,)
+        chunk = windows[ix.to(self.device)]  # (B, T + 1)
+        return chunk[:, :-1], chunk[:, 1:]  # (B, T), (B, T)
+
+    def _rng_guard(self):
+        """Evaluation and sampling must not move the training RNG: resumed runs stay exact."""
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        return torch.random.fork_rng(devices=devices)
+
+    @torch.no_grad()
+    def _evaluate(self) -> tuple[float, float]:
+        self.model.eval()
+        try:
+            with self._rng_guard():
+                out = []
+                for split in ("train", "val"):
+                    gen = torch.Generator().manual_seed(self.cfg.seed + 1)  # same batches every eval
+                    losses = torch.zeros(self.cfg.eval_iters, device=self.device)  # (eval_iters,)
+                    for k in range(self.cfg.eval_iters):
+                        x, y = self._batch(split, gen)  # (B, T), (B, T)
+                        with self.autocast:
+                            losses[k] = self.model(x, y).loss
+                    out.append(float(losses.mean().item()))
+        finally:
+            self.model.train()
+        return out[0], out[1]
+
+    def _sample(self) -> str:
+        from playground.core.generate import SamplingConfig, stream_tokens
+
+        tok = self.tokenizer
+        try:
+            newline = tok.encode("\n")
+        except PlaygroundError:
+            newline = []
+        prompt = newline if len(newline) == 1 else [int(self.val_ids[0])]
+        self.model.eval()
+        try:
+            with self._rng_guard(), torch.no_grad():
+                sampling = SamplingConfig(seed=self.cfg.seed, max_new_tokens=self.cfg.sample_tokens)
+                ids = [s.id for s in stream_tokens(self.model, tok, list(prompt), sampling)]
+        finally:
+            self.model.train()
+        return tok.decode(list(prompt) + ids)
+
+    def _checkpoint(self) -> str:
+        run, it = self._run, self.step
+        run.save_latest(self._state())
+        snap = run.save_snapshot(it, self.model, self.last_val_loss, keep=self.cfg.checkpoint_keep)
+        self._last_saved = it
+        run.update(step=it, best_val_loss=self.best_val_loss, last_val_loss=self.last_val_loss)
+        return str(snap)
+
+    def _elapsed(self) -> float:
+        return self._elapsed_before + (time.perf_counter() - self._t_start - self._paused)
+
+    def _finish(self, reason: str, message: str, status: str) -> Finished:
+        self._run.update(status=status, message=None if reason in ("done", "stopped") else message)
+        return Finished(reason, self.step, message)
+
+    def _eval_and_save(self) -> Iterator[Event]:
+        train_loss, val_loss = self._evaluate()
+        if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+            self._nan = True
+            return
+        self.last_val_loss = val_loss
+        if self.best_val_loss is None or val_loss < self.best_val_loss:
+            self.best_val_loss = val_loss
+        self._run.append_metrics({"kind": "eval", "it": self.step, "train_loss": train_loss,
+                                  "val_loss": val_loss, "time": self._elapsed()})
+        yield Eval(self.step, train_loss, val_loss)
+        yield Checkpointed(self.step, self._checkpoint())
+        if self.cfg.sample_tokens and self.cfg.sample_interval is None:
+            yield Sample(self.step, self._sample_or_note())
+
+    def _sample_or_note(self) -> str:
+        try:
+            return self._sample()
+        except PlaygroundError as exc:  # a sample must never end a training
+            return f"(no sample: {exc.message})"
+
+    def _nan_message(self) -> str:
+        kept = f"The last good checkpoint (step {self._last_saved}) is kept" if self._last_saved >= 0 else \
+            "Nothing was saved"
+        return (f"The loss became NaN or infinite at step {self.step}: training diverged. {kept}. "
+                f"Lower the learning rate (e.g. to {self.cfg.lr / 3:.2g}), keep gradient clipping on, "
+                "or use a longer warmup, then start a new run.")
+
+    def _wait_while_paused(self) -> None:
+        waiter = self.stop if hasattr(self.stop, "wait") else self._idle
+        t0 = time.perf_counter()
+        while self.pause.is_set() and not (self.stop is not None and self.stop.is_set()):
+            waiter.wait(0.05)  # returns at once when stop is set
+        self._paused += time.perf_counter() - t0
+        self._tps_fresh = True  # the first step after a pause is not representative
+
+    # ---- the loop
+
+    def run(self) -> Iterator[Event]:
+        resuming = self._setup()
+        cfg, run = self.cfg, self._run
+        self._t_start, self._paused, self._nan = time.perf_counter(), 0.0, False
+        self._tps_fresh = True
+        for note in self.notes:
+            yield Note(self.step, note)
+        del self.notes[:]
+        try:
+            if resuming and self.step >= cfg.iters:
+                yield self._finish("done", f"Run '{run.name}' had already finished ({self.step} steps).",
+                                   "finished")
+                return
+            if not resuming:
+                yield from self._eval_and_save()  # step 0: the loss of random weights, ~ln(vocab)
+            yield from self._loop()
+        except Exception as exc:
+            if _is_oom(exc):
+                self.model = self.optimizer = None
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+                where = model_mod.device_description(self.device) if self.device is not None else "this device"
+                yield self._finish("oom", (
+                    f"Out of memory at step {self.step} on {where}. Lower the batch size "
+                    f"(now {cfg.batch_size}) or the context length, or pick a smaller model. "
+                    + (f"The last good checkpoint (step {self._last_saved}) is kept." if self._last_saved >= 0 else "")
+                ).strip(), "failed")
+                return
+            if isinstance(exc, PlaygroundError):  # e.g. the disk filled up during a save
+                msg = exc.message + (f" {exc.hint}" if exc.hint else "")
+                yield self._finish("error", msg, "failed")
+                return
+            raise
+        finally:
+            run.close_metrics()
+            if run.status == "training":  # the consumer dropped the stream mid-way
+                with contextlib.suppress(Exception):
+                    run.update(status="stopped")
+
+    def _loop(self) -> Iterator[Event]:
+        cfg, run = self.cfg, self._run
+        model, opt = self.model, self.optimizer
+        params = [p for g in opt.param_groups for p in g["params"]]
+        tokens_per_step = cfg.batch_size * self.model_cfg.context_length
+        tps = 0.0
+        pause, stop = self.pause, self.stop
+        if self._nan:
+            yield self._finish("nan", self._nan_message(), "failed")
+            return
+        while self.step < cfg.iters:
+            if stop is not None and stop.is_set():
+                if self._last_saved != self.step:
+                    yield Checkpointed(self.step, self._checkpoint())
+                yield self._finish("stopped", f"Stopped at step {self.step} of {cfg.iters}; "
+                                   "resume to continue.", "stopped")
+                return
+            if pause is not None and pause.is_set():
+                self._wait_while_paused()
+                continue
+
+            t0 = time.perf_counter()
+            lr = lr_at(cfg, self.step)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            x, y = self._batch("train", self.batch_gen)  # (B, T), (B, T)
+            try:
+                with self.autocast:
+                    loss = self.forward(x, y).loss  # ()
+            except Exception as exc:
+                if self.forward is model or _is_oom(exc):
+                    raise
+                self._compile_failed(exc)  # torch.compile fails lazily, at the first call
+                yield Note(self.step, self.notes.pop())
+                self.forward = model
+                with self.autocast:
+                    loss = model(x, y).loss  # ()
+            loss.backward()
+            loss_value = loss.item()  # the one host sync per step
+            if not math.isfinite(loss_value):
+                self.step += 1
+                yield self._finish("nan", self._nan_message(), "failed")  # bad weights never saved
+                return
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            self.step += 1
+            dt = time.perf_counter() - t0
+
+            inst = tokens_per_step / max(dt, 1e-9)
+            if self._tps_fresh:  # the first step after (re)start or pause pays warm-up costs
+                tps, self._tps_fresh, self._tps_n = inst, False, 0
+            else:
+                self._tps_n += 1
+                tps = inst if self._tps_n == 1 else 0.9 * tps + 0.1 * inst
+            run.append_metrics({"kind": "step", "it": self.step, "loss": loss_value, "lr": lr,
+                                "tokens_per_s": tps, "time": self._elapsed()})
+            yield Step(self.step, loss_value, lr, tps)
+
+            if self.step % cfg.eval_interval == 0 or self.step == cfg.iters:
+                yield from self._eval_and_save()
+                if self._nan:
+                    yield self._finish("nan", self._nan_message(), "failed")
+                    return
+                self._tps_fresh = True
+            if cfg.sample_interval and cfg.sample_tokens and self.step % cfg.sample_interval == 0:
+                yield Sample(self.step, self._sample_or_note())
+        yield self._finish("done", f"Finished {cfg.iters} steps; best validation loss "
+                           f"{self.best_val_loss:.4f}." if self.best_val_loss is not None else
+                           f"Finished {cfg.iters} steps.", "finished")
+
+
+def model_mod_state(model: torch.nn.Module) -> dict:
+    return getattr(model, "_orig_mod", model).state_dict()
+
+
+def train_run(run: Run, corpus=None, **kwargs) -> list[Event]:
+    """Run a whole training and return its events (scripts and tests)."""
+    return list(Trainer(run, corpus, **kwargs).run())

@@ -1,0 +1,140 @@
+"""The real entry point, run as a subprocess: what a student types is what is tested."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from playground import __version__
+
+TINY = ["--preset", "tiny", "--n-layer", "1", "--d-model", "32", "--context", "16"]
+
+
+def play(*args: str, home: Path, timeout: float = 180, **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PLAYGROUND_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, "-m", "playground", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, **kw)
+
+
+def assert_user_error(out: subprocess.CompletedProcess, *words: str) -> None:
+    assert out.returncode == 2, (out.returncode, out.stderr)
+    assert "Traceback" not in out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert 1 <= len(lines) <= 3, out.stderr
+    assert lines[0].startswith("error: ")
+    for word in words:
+        assert word.lower() in out.stderr.lower(), out.stderr
+
+
+def test_version(playground_home):
+    out = play("--version", home=playground_home)
+    assert out.returncode == 0
+    assert __version__ in out.stdout
+
+
+def test_usage_error_is_short_and_exits_2(playground_home):
+    assert_user_error(play("train", "--iters", "many", home=playground_home), "invalid int", "--help")
+    assert_user_error(play("frobnicate", home=playground_home), "invalid choice")
+
+
+def test_missing_corpus_file(playground_home, tmp_path):
+    out = play("train", "--corpus", str(tmp_path / "nope.txt"), "--iters", "2", home=playground_home)
+    assert_user_error(out, "nope.txt")
+
+
+def test_binary_corpus_refused(playground_home, tmp_path):
+    binary = tmp_path / "image.bin"
+    binary.write_bytes(bytes(range(256)) * 40)
+    assert_user_error(play("train", "--corpus", str(binary), "--iters", "2", home=playground_home), "binary")
+
+
+def test_generate_without_runs(playground_home):
+    assert_user_error(play("generate", "--prompt", "hi", home=playground_home), "run")
+
+
+def test_corpora_lists_builtins(playground_home):
+    out = play("corpora", home=playground_home)
+    assert out.returncode == 0, out.stderr
+    for name in ("builtin:python-docs", "builtin:copy-lessons", "builtin:grammar-lessons",
+                 "download:tiny-shakespeare"):
+        assert name in out.stdout
+
+
+def test_train_then_generate(playground_home):
+    out = play("train", "--corpus", "builtin:grammar-lessons", *TINY, "--iters", "30", "--batch", "4",
+               "--eval-interval", "15", "--name", "cli-run", "--quiet", home=playground_home)
+    assert out.returncode == 0, out.stderr
+    run_dir = playground_home / "data" / "runs" / "cli-run"
+    assert (run_dir / "latest.pt").exists() and (run_dir / "run.json").exists()
+    assert len(list((run_dir / "checkpoints").glob("step_*.pt"))) == 2  # steps 15 and 30
+    evals = [r for r in (run_dir / "metrics.csv").read_text().splitlines() if r.startswith("eval")]
+    assert len(evals) == 2
+    gen = play("generate", "--run", "cli-run", "--prompt", "The ", "--tokens", "20", "--seed", "1",
+               home=playground_home)
+    assert gen.returncode == 0, gen.stderr
+    assert gen.stdout.startswith("The ") and len(gen.stdout.rstrip("\n")) > len("The ")
+    again = play("generate", "--run", "latest", "--prompt", "The ", "--tokens", "20", "--seed", "1",
+                 home=playground_home)
+    assert again.stdout == gen.stdout  # seeded: repeatable
+
+
+def test_unknown_prompt_character(playground_home):
+    play("train", "--corpus", "builtin:grammar-lessons", *TINY, "--iters", "2", "--batch", "2",
+         "--name", "r", "--quiet", home=playground_home)
+    assert_user_error(play("generate", "--run", "r", "--prompt", "日本", home=playground_home), "日")
+
+
+def test_bench_train_keys(playground_home):
+    out = play("bench", "train", "--corpus", "builtin:grammar-lessons", "--tokenizer", "char",
+               "--n-layer", "1", "--n-head", "2", "--d-model", "32", "--context", "16", "--batch", "4",
+               "--dropout", "0", "--iters", "3", "--json", home=playground_home)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    for key in ("tokens_per_s", "ms_per_iter_median", "train_loss", "val_loss", "iters", "device",
+                "torch_threads", "n_layer", "n_head", "d_model", "context", "batch", "dropout"):
+        assert key in result, key
+    assert result["iters"] == 3 and result["device"] == "cpu"
+    assert result["val_loss"] > 0 and result["train_loss"] > 0
+    assert not (playground_home / "data" / "runs" / "bench").exists()  # benches leave no runs behind
+
+
+def test_bench_generate_keys(playground_home):
+    out = play("bench", "generate", "--n-layer", "1", "--n-head", "2", "--d-model", "32", "--context", "16",
+               "--tokens", "5", "--json", home=playground_home)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    for key in ("tokens_per_s_cached", "tokens_per_s_uncached", "first_token_ms", "device", "torch_threads"):
+        assert key in result, key
+    assert result["tokens_per_s_cached"] > 0 and result["tokens_per_s_uncached"] > 0
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+def test_kill_during_training_then_resume(playground_home):
+    """A crash loses at most the steps since the last checkpoint; resume continues from there."""
+    env = {**os.environ, "PLAYGROUND_HOME": str(playground_home), "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "playground", "train", "--corpus", "builtin:grammar-lessons", *TINY,
+           "--iters", "100000", "--batch", "4", "--eval-interval", "10", "--name", "crash"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    latest = playground_home / "data" / "runs" / "crash" / "latest.pt"
+    try:
+        for line in proc.stderr:  # blocks until the trainer reports its first checkpoint
+            if line.startswith("checkpoint saved"):
+                break
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stderr.close()
+    assert latest.exists(), "no checkpoint was written"
+    out = play("train", "--resume", "crash", "--iters", "40", "--quiet", home=playground_home)
+    assert out.returncode == 0, out.stderr
+    rows = [r.split(",") for r in (playground_home / "data" / "runs" / "crash" / "metrics.csv")
+            .read_text().splitlines()[1:] if r.startswith("step")]
+    steps = [int(r[1]) for r in rows]
+    assert steps == sorted(set(steps)), "steps after resume must continue without duplicates"
+    assert steps[-1] == 40

@@ -1,0 +1,384 @@
+"""Model shapes, sizes, memory, attention capture and the KV cache."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from playground.core import model as model_mod
+from playground.core.model import (
+    PRESETS,
+    Bigram,
+    GPT,
+    KVCache,
+    ModelConfig,
+    build_model,
+    check_fits,
+    device_description,
+    memory_estimate,
+    param_breakdown,
+    param_count,
+    param_groups,
+    pick_device,
+    preset,
+)
+from playground.errors import ModelError
+
+TINY = ModelConfig(vocab_size=11, context_length=12, n_layer=2, n_head=2, d_model=16)
+
+CUSTOM = [
+    replace(TINY, bias=False),
+    replace(TINY, tie_weights=True),
+    replace(TINY, positional="sinusoidal"),
+    replace(TINY, activation="relu"),
+    replace(TINY, n_layer=3, n_head=4, d_model=24, bias=False, tie_weights=True, positional="sinusoidal",
+            activation="relu", dropout=0.1),
+    ModelConfig(arch="bigram", vocab_size=7, n_layer=0, n_head=1, d_model=7),
+]
+
+
+def numel(m: torch.nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
+
+
+# ─────────────────────────────────────────────────────── config and sizes
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_param_count_matches_built_model_for_every_preset(name):
+    cfg = preset(name, 65)
+    with torch.device("meta"):  # gpt2-124m without allocating 0.5 GB
+        m = build_model(cfg)
+    assert param_count(cfg) == numel(m)
+    assert sum(param_breakdown(cfg).values()) == param_count(cfg)
+
+
+@pytest.mark.parametrize("cfg", CUSTOM, ids=lambda c: f"{c.arch}-b{int(c.bias)}-t{int(c.tie_weights)}-{c.positional}-{c.activation}")
+def test_param_count_matches_custom_configs(cfg):
+    m = build_model(cfg)
+    assert param_count(cfg) == numel(m)
+    assert sum(param_breakdown(cfg).values()) == param_count(cfg)
+
+
+def test_known_sizes():
+    # GPT-2 small with its real vocabulary: the well-known 124,439,808 (tied, learned positions).
+    assert param_count(preset("gpt2-124m", 50257)) == 124_439_808
+    small = preset("small", 65)
+    assert (small.n_layer, small.n_head, small.d_model, small.context_length, small.dropout) == (4, 4, 128, 64, 0.0)
+    assert param_count(small) == 818_176
+    medium = preset("medium", 65)
+    assert (medium.n_layer, medium.n_head, medium.d_model, medium.context_length, medium.dropout) == (6, 6, 384, 256, 0.2)
+    assert param_breakdown(replace(small, tie_weights=True))["unembedding"] == 0
+    assert param_breakdown(replace(small, positional="sinusoidal"))["positions"] == 0
+    assert param_count(preset("bigram", 65)) == 65 * 65
+
+
+def test_validate_rejects_bad_configs():
+    with pytest.raises(ModelError, match="divide evenly"):
+        replace(TINY, d_model=15).validate()
+    with pytest.raises(ModelError, match="position"):
+        replace(TINY, positional="rotary").validate()
+    with pytest.raises(ModelError, match="activation"):
+        replace(TINY, activation="swish").validate()
+    with pytest.raises(ModelError, match="Dropout"):
+        replace(TINY, dropout=1.0).validate()
+    with pytest.raises(ModelError, match="preset"):
+        preset("huge", 65)
+
+
+def test_config_dict_round_trip():
+    cfg = replace(TINY, tie_weights=True, positional="sinusoidal", dropout=0.1)
+    assert ModelConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    with pytest.raises(ModelError, match="Unknown model setting"):
+        ModelConfig.from_dict({**cfg.to_dict(), "n_experts": 8})
+
+
+def test_init_follows_nanogpt():
+    torch.manual_seed(0)
+    cfg = ModelConfig(vocab_size=65, context_length=64, n_layer=4, n_head=4, d_model=256)
+    m = build_model(cfg)
+    assert m.blocks[0].attn.c_attn.weight.std().item() == pytest.approx(0.02, rel=0.03)
+    assert m.blocks[0].mlp.c_proj.weight.std().item() == pytest.approx(0.02 / math.sqrt(8), rel=0.03)
+    assert m.blocks[0].attn.c_proj.weight.std().item() == pytest.approx(0.02 / math.sqrt(8), rel=0.03)
+    assert m.blocks[0].attn.c_attn.bias.abs().max().item() == 0.0
+    ln = m.blocks[0].ln_1
+    assert ln.eps == 1e-5 and torch.all(ln.weight == 1) and torch.all(ln.bias == 0)
+    # A fresh model is near-uniform: its loss is close to ln(V).
+    x = torch.randint(0, 65, (4, 64))
+    assert m(x, x).loss.item() == pytest.approx(math.log(65), abs=0.1)
+
+
+def test_tied_weights_share_one_matrix_and_no_bias_means_none():
+    m = build_model(replace(TINY, tie_weights=True, bias=False))
+    assert m.lm_head.weight is m.wte.weight
+    assert m.blocks[0].ln_1.bias is None and m.blocks[0].attn.c_attn.bias is None
+
+
+def test_param_groups_decay_only_matrices():
+    m = build_model(replace(TINY, tie_weights=True))
+    decay, no_decay = param_groups(m, 0.1)
+    assert all(p.dim() == 2 for p in decay["params"]) and all(p.dim() == 1 for p in no_decay["params"])
+    assert sum(p.numel() for g in (decay, no_decay) for p in g["params"]) == param_count(m.config)
+
+
+# ─────────────────────────────────────────────────────── memory
+
+
+MEASURE = r"""
+import gc, json, os, resource, sys
+import torch
+from playground.core.model import ModelConfig, build_model, memory_estimate, param_groups
+
+def rss():
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+def steps(cfg, batch, n):
+    torch.manual_seed(0)
+    model = build_model(cfg).train()
+    try:
+        opt = torch.optim.AdamW(param_groups(model, 0.1), lr=1e-3, fused=True)
+    except (RuntimeError, TypeError):
+        opt = torch.optim.AdamW(param_groups(model, 0.1), lr=1e-3, foreach=True)
+    x = torch.randint(0, cfg.vocab_size, (batch, cfg.context_length))
+    for _ in range(n):
+        loss = model(x, x).loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+
+cfg = ModelConfig.from_dict(json.loads(sys.argv[1])); batch = int(sys.argv[2])
+# Warm up every kernel on a toy model first, so code pages and thread pools are not counted.
+steps(ModelConfig(vocab_size=cfg.vocab_size, context_length=8, n_layer=1, n_head=1, d_model=8,
+                  dropout=cfg.dropout), 2, 2)
+gc.collect()
+base = rss()
+steps(cfg, batch, 2)  # the second step is the steady state: Adam's moments exist
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"measured": peak - base, "estimate": memory_estimate(cfg, batch)}))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
+def test_memory_estimate_within_30_percent_of_measured_peak():
+    """Measured = growth of the peak RSS (ru_maxrss) over the RSS before the step, in a fresh
+    process each, after a warm-up step on a toy model. Two sizes: one dominated by
+    activations (long context, big batch, narrow), one by weights and AdamW state."""
+    cases = [
+        (ModelConfig(vocab_size=65, context_length=256, n_layer=2, n_head=2, d_model=64), 48),
+        (ModelConfig(vocab_size=65, context_length=32, n_layer=4, n_head=4, d_model=512), 2),
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", MEASURE, json.dumps(cfg.to_dict()), str(batch)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for cfg, batch in cases
+    ]
+    results = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    for (cfg, batch), r in zip(cases, results):
+        assert r["measured"] > 50e6  # big enough that the measurement is not noise
+        ratio = r["estimate"] / r["measured"]
+        print("memory", cfg.d_model, batch, r, round(ratio, 3))
+        assert 0.7 <= ratio <= 1.3, (cfg, batch, r, ratio)
+
+
+def test_memory_estimate_grows_with_batch_and_counts_adam_states():
+    cfg = preset("small", 65)
+    assert memory_estimate(cfg, 24) > memory_estimate(cfg, 12)
+    assert memory_estimate(cfg, 1) > 4 * 4 * param_count(cfg)  # weights, grads, two moments
+
+
+def test_check_fits_refuses_with_numbers(monkeypatch):
+    monkeypatch.setattr(model_mod, "available_memory", lambda device=None: 2 * 10**9)
+    check_fits(preset("small", 65), 12)  # ~60 MB: fine
+    with pytest.raises(ModelError) as info:
+        check_fits(preset("gpt2-124m", 50257), 12)
+    msg = info.value.message
+    assert "GB" in msg and "2.00 GB" in msg and "batch size 12" in msg
+    needed = memory_estimate(preset("gpt2-124m", 50257), 12)
+    assert f"{needed / 1e9:.2f} GB" in msg
+    assert info.value.hint
+
+
+def test_available_memory_reads_this_machine():
+    free = model_mod.available_memory("cpu")
+    if sys.platform.startswith("linux"):
+        assert free is not None and free > 10**7
+
+
+def test_devices():
+    assert pick_device("cpu") == torch.device("cpu")
+    auto = pick_device()
+    assert auto.type in ("cpu", "cuda", "mps")
+    if not torch.cuda.is_available():
+        assert auto.type in ("cpu", "mps")
+        with pytest.raises(ModelError, match="CUDA"):
+            pick_device("cuda")
+    assert device_description("cpu") == f"CPU · {torch.get_num_threads()} thread" + ("s" if torch.get_num_threads() != 1 else "")
+
+
+# ─────────────────────────────────────────────────────── forward paths
+
+
+@pytest.mark.parametrize("positional", ["learned", "sinusoidal"])
+def test_fast_and_capture_paths_give_the_same_logits(positional):
+    torch.manual_seed(1)
+    m = build_model(replace(TINY, positional=positional)).eval()
+    x = torch.randint(0, TINY.vocab_size, (3, TINY.context_length))
+    fast = m(x, x)
+    slow = m(x, x, capture=True)
+    assert fast.attention is None and slow.attention.shape == (2, 2, 12, 12)
+    torch.testing.assert_close(fast.logits, slow.logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(fast.loss, slow.loss, atol=1e-5, rtol=1e-5)
+    assert slow.hidden.shape == (3, 12, 16)
+
+
+def _ln(x, weight, bias, eps=1e-5):
+    mean = x.mean(-1, keepdim=True)
+    var = ((x - mean) ** 2).mean(-1, keepdim=True)
+    return (x - mean) / torch.sqrt(var + eps) * weight + bias
+
+
+def reference_forward(m: GPT, ids: torch.Tensor):
+    """The model written out by hand from its own parameters, one sequence, loops over heads."""
+    cfg = m.config
+    C, H = cfg.d_model, cfg.n_head
+    D = C // H
+    T = ids.shape[0]
+    x = m.wte.weight[ids] + m.wpe.weight[:T]
+    attention, qkvs = [], []
+    for block in m.blocks:
+        h = _ln(x, block.ln_1.weight, block.ln_1.bias)
+        W, b = block.attn.c_attn.weight, block.attn.c_attn.bias  # rows: W_Q, W_K, W_V
+        heads, weights_l, qkv_l = [], [], []
+        for head in range(H):
+            cols = slice(head * D, (head + 1) * D)
+            q = h @ W[0:C][cols].T + b[0:C][cols]
+            k = h @ W[C:2 * C][cols].T + b[C:2 * C][cols]
+            v = h @ W[2 * C:3 * C][cols].T + b[2 * C:3 * C][cols]
+            scores = torch.einsum("id,jd->ij", q, k) / math.sqrt(D)
+            for i in range(T):
+                for j in range(i + 1, T):
+                    scores[i, j] = float("-inf")
+            w = torch.exp(scores - scores.max(dim=1, keepdim=True).values)
+            w = w / w.sum(dim=1, keepdim=True)
+            heads.append(w @ v)
+            weights_l.append(w)
+            qkv_l.append((q, k, v))
+        a = torch.cat(heads, dim=1) @ block.attn.c_proj.weight.T + block.attn.c_proj.bias
+        x = x + a
+        h2 = _ln(x, block.ln_2.weight, block.ln_2.bias)
+        up = F.gelu(h2 @ block.mlp.c_fc.weight.T + block.mlp.c_fc.bias)
+        x = x + up @ block.mlp.c_proj.weight.T + block.mlp.c_proj.bias
+        attention.append(torch.stack(weights_l))
+        qkvs.append(qkv_l)
+    x = _ln(x, m.ln_f.weight, m.ln_f.bias)
+    return x @ m.lm_head.weight.T, torch.stack(attention), qkvs
+
+
+def test_captured_attention_equals_hand_written_reference():
+    torch.manual_seed(2)
+    m = build_model(TINY).eval()
+    x = torch.randint(0, TINY.vocab_size, (2, 9))
+    out = m(x, capture=True, capture_head=(1, 0))
+    with torch.no_grad():
+        ref_logits, ref_att, ref_qkv = reference_forward(m, x[0])
+    assert out.attention.shape == (2, 2, 9, 9)
+    torch.testing.assert_close(out.attention, ref_att, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(out.logits[0], ref_logits, atol=1e-5, rtol=1e-5)
+    q, k, v = ref_qkv[1][0]
+    assert out.qkv["layer"] == 1 and out.qkv["head"] == 0
+    for name, ref in zip("qkv", (q, k, v)):
+        assert out.qkv[name].shape == (9, 8)
+        torch.testing.assert_close(out.qkv[name], ref, atol=1e-6, rtol=1e-5)
+    # Rows are distributions and nothing looks ahead.
+    torch.testing.assert_close(out.attention.sum(-1), torch.ones(2, 2, 9))
+    assert torch.all(out.attention.triu(diagonal=1) == 0)
+    # The first position can only look at itself.
+    assert torch.all(out.attention[:, :, 0, 0] == 1)
+
+
+def test_capture_head_out_of_range_is_refused():
+    m = build_model(TINY)
+    with pytest.raises(ModelError, match="no head"):
+        m(torch.zeros(1, 3, dtype=torch.long), capture_head=(2, 0))
+
+
+def test_too_long_input_is_refused():
+    m = build_model(TINY)
+    with pytest.raises(ModelError, match="context of 12"):
+        m(torch.zeros(1, 13, dtype=torch.long))
+
+
+@pytest.mark.parametrize("capture", [False, True])
+def test_kv_cache_reproduces_the_full_forward(capture):
+    torch.manual_seed(3)
+    m = build_model(replace(TINY, positional="sinusoidal")).eval()
+    x = torch.randint(0, TINY.vocab_size, (2, 12))
+    full = m(x, capture=True)
+    cache = KVCache(TINY.n_layer)
+    with torch.inference_mode():
+        parts = [m(x[:, :4], cache=cache, capture=capture)]  # prefill
+        assert cache.length == 4 and cache.k[0].shape == (2, 2, 4, 8)
+        parts.append(m(x[:, 4:5], cache=cache, capture=capture))  # one token
+        parts.append(m(x[:, 5:6], cache=cache, capture=capture))
+        parts.append(m(x[:, 6:10], cache=cache, capture=capture))  # multi-token prefill onto a cache: needs a mask
+        parts.append(m(x[:, 10:12], cache=cache, capture=capture))
+    assert cache.length == 12
+    torch.testing.assert_close(torch.cat([p.logits for p in parts], dim=1), full.logits, atol=1e-5, rtol=1e-5)
+    if capture:
+        # The cached rows are the same rows of the full attention matrix.
+        torch.testing.assert_close(parts[3].attention, full.attention[:, :, 6:10, :10], atol=1e-6, rtol=1e-5)
+    with pytest.raises(ModelError, match="context"):
+        m(x[:, :1], cache=cache)
+    cache.reset()
+    with torch.inference_mode():
+        again = m(x[:, :3], cache=cache)
+    torch.testing.assert_close(again.logits, full.logits[:, :3], atol=1e-5, rtol=1e-5)
+
+
+def test_training_step_reduces_loss_and_dropout_only_in_training():
+    torch.manual_seed(4)
+    cfg = replace(TINY, dropout=0.3)
+    m = build_model(cfg)
+    x = torch.randint(0, cfg.vocab_size, (4, 12))
+    m.eval()
+    torch.testing.assert_close(m(x).logits, m(x).logits)  # deterministic in eval
+    m.train()
+    assert not torch.allclose(m(x).logits, m(x).logits)
+    opt = torch.optim.AdamW(m.parameters(), lr=1e-2)
+    first = None
+    for _ in range(30):
+        loss = m(x, x).loss
+        first = first if first is not None else loss.item()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < first - 1.0
+
+
+def test_bigram_has_the_same_forward_signature():
+    torch.manual_seed(5)
+    cfg = preset("bigram", 11)
+    m = build_model(cfg)
+    assert isinstance(m, Bigram)
+    x = torch.randint(0, 11, (2, 7))
+    out = m(x, x, capture=True, capture_head=(0, 0), cache=KVCache(0))
+    assert out.logits.shape == (2, 7, 11) and out.attention is None and out.qkv is None
+    assert out.loss.item() == pytest.approx(math.log(11), abs=0.05)
+    # Each position's scores are its token's row of the table, whatever came before.
+    torch.testing.assert_close(out.logits[0, 3], m.table.weight[x[0, 3]])
+    assert m(x, last_only=True).logits.shape == (2, 1, 11)
