@@ -256,7 +256,7 @@ def cmd_train(args) -> int:
         run = checkpoint.Run.open(args.resume)
         corpus = corpus_mod.verify_record(run.info["corpus"])
         if args.iters:
-            run.update_train_config(iters=args.iters)
+            run.update(train={**run.info["train"], "iters": args.iters})
         trainer = train.Trainer(run, corpus, stop=stop, resume=True)
     else:
         corpus = _load_corpus(args.corpus)

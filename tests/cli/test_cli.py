@@ -72,9 +72,10 @@ def test_train_then_generate(playground_home):
     assert out.returncode == 0, out.stderr
     run_dir = playground_home / "data" / "runs" / "cli-run"
     assert (run_dir / "latest.pt").exists() and (run_dir / "run.json").exists()
-    assert len(list((run_dir / "checkpoints").glob("step_*.pt"))) == 2  # steps 15 and 30
-    evals = [r for r in (run_dir / "metrics.csv").read_text().splitlines() if r.startswith("eval")]
-    assert len(evals) == 2
+    snapshots = sorted(p.name for p in (run_dir / "checkpoints").glob("step_*.pt"))
+    assert snapshots == ["step_000000.pt", "step_000015.pt", "step_000030.pt"]  # untrained, then each eval
+    evals = [r.split(",") for r in (run_dir / "metrics.csv").read_text().splitlines() if r.startswith("eval")]
+    assert [int(r[1]) for r in evals] == [0, 15, 30]
     gen = play("generate", "--run", "cli-run", "--prompt", "The ", "--tokens", "20", "--seed", "1",
                home=playground_home)
     assert gen.returncode == 0, gen.stderr
