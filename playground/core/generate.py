@@ -204,11 +204,12 @@ def stream_tokens(
                     token, was_forced = int(probs.argmax()), False
                 else:
                     token, was_forced = int(torch.multinomial(probs, 1, generator=gen)), False
-                top = torch.topk(p_raw, min(N_ALTERNATIVES, V))
+                top = torch.topk(p_raw, min(N_ALTERNATIVES, V))  # values, indices: (15,) each
                 top_ids = top.indices.tolist()
+                top_sampled = probs[top.indices]  # (15,) the same tokens after the filters
                 alternatives = [
                     (i, label(i), pr, ps)
-                    for i, pr, ps in zip(top_ids, top.values.tolist(), probs[top.indices].tolist())
+                    for i, pr, ps in zip(top_ids, top.values.tolist(), top_sampled.tolist())
                 ]
 
                 generated.append(token)

@@ -258,8 +258,13 @@ def _gb(n: int) -> str:
 
 
 def check_fits(cfg: ModelConfig, batch_size: int, device: torch.device | str | None = None) -> None:
-    """Refuse, before anything is allocated, a training setup the machine cannot hold."""
+    """Refuse, before anything is allocated, a training setup the machine cannot hold.
+
+    ``device`` None means the one training would pick (pick_device()): GPU memory on CUDA,
+    RAM otherwise.
+    """
     cfg.validate()
+    device = torch.device(device) if device is not None else pick_device()
     if batch_size < 1:
         raise ModelError(f"The batch size must be at least 1 (got {batch_size}).")
     needed = memory_estimate(cfg, batch_size)
@@ -267,7 +272,7 @@ def check_fits(cfg: ModelConfig, batch_size: int, device: torch.device | str | N
     if free is None:
         return
     if needed > free:
-        where = "GPU memory" if torch.device(device or "cpu").type == "cuda" else "memory"
+        where = "GPU memory" if device.type == "cuda" else "memory"
         raise ModelError(
             f"This model needs about {_gb(needed)} to train with batch size {batch_size}, "
             f"but only {_gb(free)} of {where} is free "

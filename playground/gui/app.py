@@ -1,0 +1,415 @@
+"""The main window: six tabs in workflow order, menus, status bar, error hook, settings.
+
+Start-up speed matters (a visible window in < 2.5 s): torch is never imported here. The
+status bar's device label is filled by a background worker that imports torch, and the first
+corpus loads in a worker too, so the window shows at once.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSettings, QTimer, Slot, qVersion
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QTabWidget,
+    QWidget,
+)
+
+from playground import __version__, paths, settings
+from playground.errors import PlaygroundError
+from playground.gui import workers
+from playground.gui.error_dialog import install_excepthook
+from playground.gui.state import AppState
+from playground.gui.tabs import TAB_TITLES, tab_classes
+
+APP_TITLE = "LLM Playground"
+MAX_RECENT = 8
+SMOKE_MS = 1500
+START_DELAY_MS = 50
+
+
+# ------------------------------------------------------------------------------ resources
+
+
+def resource_dirs() -> list[Path]:
+    """Where the icon and other resources may live: frozen bundle, package, source checkout."""
+    here = Path(__file__).resolve()
+    dirs = []
+    if getattr(sys, "frozen", False) and hasattr(sys, "_MEIPASS"):
+        dirs.append(Path(sys._MEIPASS) / "resources")  # type: ignore[attr-defined]
+    dirs += [here.parents[1] / "resources", here.parents[2] / "resources"]
+    return dirs
+
+
+def resource_path(name: str) -> Path | None:
+    for folder in resource_dirs():
+        candidate = folder / name
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def app_icon() -> QIcon:
+    icon = QIcon()
+    for name in ("icon.svg", "icon.png"):
+        path = resource_path(name)
+        if path is not None:
+            icon.addFile(str(path))
+    return icon
+
+
+def window_settings() -> QSettings:
+    """Window geometry and layout: an ini file under the config folder (not the registry)."""
+    return QSettings(str(paths.config_dir() / "window.ini"), QSettings.IniFormat)
+
+
+def corpus_spec_label(spec: str) -> str:
+    """A short menu label for a corpus spec ("builtin:NAME" or a path)."""
+    if spec.startswith("builtin:"):
+        try:
+            from playground.core.builtin_corpora import BUILTINS
+
+            return f"{BUILTINS[spec[8:]].title} (built-in)"
+        except (ImportError, KeyError):
+            return spec
+    return f"{Path(spec).name} — {Path(spec).parent}"
+
+
+# ------------------------------------------------------------------------------ device probe
+
+
+def _probe_device(progress, cancel) -> str:
+    """Runs in a worker: importing torch takes seconds, so it never happens on the GUI thread."""
+    from playground.core.model import device_description, pick_device
+
+    return device_description(pick_device())
+
+
+# ------------------------------------------------------------------------------ main window
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, *, probe_device: bool = True, load_initial: bool = True) -> None:
+        super().__init__()
+        self.setWindowTitle(APP_TITLE)
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+        self.state = AppState(self)
+
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tab_widgets: list[QWidget] = []
+        for cls in tab_classes():
+            tab = cls(self.state, self)
+            index = self.tabs.addTab(tab, cls.TITLE)
+            self.tab_widgets.append(tab)
+            if not cls.AVAILABLE:
+                self.tabs.setTabEnabled(index, False)
+                self.tabs.setTabToolTip(index, f"Coming soon. {getattr(cls, 'COMING', '')}")
+            if hasattr(tab, "requestTab"):
+                tab.requestTab.connect(self.show_tab)
+        assert [self.tabs.tabText(i) for i in range(self.tabs.count())] == TAB_TITLES
+        self.setCentralWidget(self.tabs)
+        self.corpus_tab = self.tab_widgets[0]
+        self.tokenizer_tab = self.tab_widgets[1]
+        self._set_tab_tooltips()
+
+        self._build_status_bar()
+        self._build_menus()
+
+        self.state.corpusChanged.connect(self._corpus_changed)
+        self.state.tokenizerChanged.connect(self._tokenizer_changed)
+        self.state.runChanged.connect(self._run_changed)
+
+        self._restore_window()
+        self.device_handle = None
+        self._closed = False
+        # Background work starts once the window is on screen: worker threads compete for the
+        # GIL, and importing torch would otherwise delay the first paint by seconds.
+        if load_initial:
+            QTimer.singleShot(START_DELAY_MS, self._load_initial)
+        if probe_device:
+            QTimer.singleShot(START_DELAY_MS + 400, self._start_device_probe)
+
+    @Slot()
+    def _load_initial(self) -> None:
+        if not self._closed:
+            self.corpus_tab.load_initial(settings.get("last_corpus"))
+
+    @Slot()
+    def _start_device_probe(self) -> None:
+        if not self._closed:
+            self.device_handle = workers.start(
+                _probe_device, parent=self, on_done=self._device_ready,
+                on_error=self._device_failed, name="device-probe",
+            )
+
+    # -- building ----------------------------------------------------------------------------
+    def _set_tab_tooltips(self) -> None:
+        tips = {
+            "Corpus": "Step 1: the text your model will learn from",
+            "Tokenizer": "Step 2: how the text is cut into tokens (the pieces the model reads)",
+        }
+        for i in range(self.tabs.count()):
+            tip = tips.get(self.tabs.tabText(i))
+            if tip:
+                self.tabs.setTabToolTip(i, tip)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.device_label = QLabel("Device: loading torch…")
+        self.device_label.setToolTip("Where the model's arithmetic runs: the CPU, or a GPU when "
+                                     "one is available (filled in once torch has loaded)")
+        self.corpus_label = QLabel("Corpus: loading…")
+        self.corpus_label.setToolTip("The text the model learns from (Corpus tab)")
+        self.tokenizer_label = QLabel("Tokenizer: none yet")
+        self.tokenizer_label.setToolTip("How the text is cut into tokens (Tokenizer tab)")
+        self.run_label = QLabel("Run: none yet")
+        self.run_label.setToolTip("The trained model the Attention and Generate tabs look at")
+        for label in (self.device_label, self.corpus_label, self.tokenizer_label, self.run_label):
+            label.setContentsMargins(6, 0, 6, 0)
+            bar.addPermanentWidget(label)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.open_corpus_action = QAction("&Open corpus…", self)
+        self.open_corpus_action.setShortcut(QKeySequence.Open)
+        self.open_corpus_action.setToolTip("Load a text file to train on")
+        self.open_corpus_action.triggered.connect(self._open_corpus)
+        file_menu.addAction(self.open_corpus_action)
+        self.open_folder_action = QAction("Open corpus &folder…", self)
+        self.open_folder_action.triggered.connect(self._open_folder)
+        file_menu.addAction(self.open_folder_action)
+        self.open_run_action = QAction("Open &run…", self)
+        self.open_run_action.setEnabled(False)
+        self.open_run_action.setToolTip("Runs (trained models) come with the Train tab")
+        file_menu.addAction(self.open_run_action)
+        self.recent_menu = QMenu("Recent corpora", self)
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addMenu(self.recent_menu)
+        file_menu.addSeparator()
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+
+        help_menu = self.menuBar().addMenu("&Help")
+        glossary = QAction("&Glossary", self)
+        glossary.setShortcut(QKeySequence.HelpContents)
+        glossary.triggered.connect(self.show_glossary)
+        help_menu.addAction(glossary)
+        about = QAction("&About LLM Playground", self)
+        about.triggered.connect(self.show_about)
+        help_menu.addAction(about)
+        self._glossary = None
+
+    # -- tabs --------------------------------------------------------------------------------
+    @Slot(str)
+    def show_tab(self, title: str) -> None:
+        for i in range(self.tabs.count()):
+            if self.tabs.tabText(i).lower() == title.lower():
+                self.tabs.setCurrentIndex(i)
+                return
+
+    # -- menus -------------------------------------------------------------------------------
+    @Slot()
+    def _open_corpus(self) -> None:
+        self.show_tab("Corpus")
+        self.corpus_tab.open_file_dialog()
+
+    @Slot()
+    def _open_folder(self) -> None:
+        self.show_tab("Corpus")
+        self.corpus_tab.open_folder_dialog()
+
+    @Slot()
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = settings.get("recent_corpora") or []
+        if not recent:
+            empty = self.recent_menu.addAction("No recent corpora")
+            empty.setEnabled(False)
+            return
+        for spec in recent:
+            action = self.recent_menu.addAction(corpus_spec_label(spec))
+            action.setData(spec)
+            action.triggered.connect(self._open_recent)
+
+    @Slot()
+    def _open_recent(self) -> None:
+        action = self.sender()
+        if isinstance(action, QAction):
+            self.show_tab("Corpus")
+            self.corpus_tab.load_spec(str(action.data()))
+
+    @Slot()
+    def show_glossary(self) -> None:
+        from playground.gui.glossary import GlossaryDialog
+
+        if self._glossary is None:
+            self._glossary = GlossaryDialog(self)
+            self._glossary.showTab.connect(self.show_tab)
+        self._glossary.show()
+        self._glossary.raise_()
+        self._glossary.activateWindow()
+        return self._glossary
+
+    def about_text(self) -> str:
+        from importlib import metadata
+
+        import PySide6
+
+        if "torch" in sys.modules:  # never import torch just to print its version
+            torch_version = sys.modules["torch"].__version__
+        else:
+            try:
+                torch_version = metadata.version("torch")
+            except metadata.PackageNotFoundError:
+                torch_version = "not installed"
+        return (
+            f"<h3>LLM Playground {__version__}</h3>"
+            "<p>Train a small GPT on your own text and look inside it.</p>"
+            f"<p>Python {platform.python_version()}<br>"
+            f"Qt {qVersion()} (PySide6 {PySide6.__version__})<br>"
+            f"torch {torch_version}</p>"
+            f"<p>Settings: {paths.config_dir()}<br>Data: {paths.data_dir()}<br>"
+            f"Logs: {paths.log_dir()}</p>"
+        )
+
+    @Slot()
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About LLM Playground", self.about_text())
+
+    # -- state → status bar + settings -----------------------------------------------------------
+    @Slot(object)
+    def _corpus_changed(self, corpus: Any) -> None:
+        if corpus is None:
+            self.corpus_label.setText("Corpus: none")
+            return
+        self.corpus_label.setText(f"Corpus: {corpus.name} · {len(corpus.text):,} characters")
+        spec = corpus.source
+        if spec and spec != "pasted":
+            recent = [s for s in (settings.get("recent_corpora") or []) if s != spec]
+            settings.update(last_corpus=spec, recent_corpora=[spec, *recent][:MAX_RECENT])
+
+    @Slot(object)
+    def _tokenizer_changed(self, tokenizer: Any) -> None:
+        text = tokenizer.describe() if tokenizer is not None else "none yet"
+        self.tokenizer_label.setText(f"Tokenizer: {text}")
+
+    @Slot(object)
+    def _run_changed(self, run: Any) -> None:
+        self.run_label.setText(f"Run: {getattr(run, 'name', 'none yet') if run else 'none yet'}")
+
+    def _device_ready(self, description: str) -> None:
+        self.device_label.setText(f"Device: {description}")
+
+    def _device_failed(self, exc: BaseException) -> None:
+        self.device_label.setText("Device: torch could not load")
+        self.device_label.setToolTip(f"Importing torch failed: {exc}")
+
+    # -- drag and drop -----------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        files = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if files:
+            event.acceptProposedAction()
+            self.show_tab("Corpus")
+            self.corpus_tab.load_path(files[0])
+
+    # -- window settings ---------------------------------------------------------------------
+    def _restore_window(self) -> None:
+        ini = window_settings()
+        geometry = ini.value("window/geometry")
+        if geometry is not None and self.restoreGeometry(geometry):
+            pass
+        else:
+            self.resize(1200, 800)
+        state = ini.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+        index = ini.value("window/tab", 0)
+        try:
+            index = int(index)
+        except (TypeError, ValueError):
+            index = 0
+        if 0 <= index < self.tabs.count() and self.tabs.isTabEnabled(index):
+            self.tabs.setCurrentIndex(index)
+
+    def save_window(self) -> None:
+        ini = window_settings()
+        ini.setValue("window/geometry", self.saveGeometry())
+        ini.setValue("window/state", self.saveState())
+        ini.setValue("window/tab", self.tabs.currentIndex())
+        ini.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self._closed = True
+        self.save_window()
+        for tab in self.tab_widgets:
+            if hasattr(tab, "shutdown"):
+                tab.shutdown()
+        workers.shutdown(self)
+        if self._glossary is not None:
+            self._glossary.close()
+        super().closeEvent(event)
+
+
+# ------------------------------------------------------------------------------ entry point
+
+
+def check_display() -> None:
+    """On Linux without X11/Wayland and no QT_QPA_PLATFORM, Qt would abort: say so instead."""
+    if not sys.platform.startswith("linux"):
+        return
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return
+    raise PlaygroundError(
+        "No display found: the window cannot open here.",
+        hint="run under a desktop session or set QT_QPA_PLATFORM=offscreen",
+    )
+
+
+def run_app(argv: list[str] | None = None, smoke: bool = False) -> int:
+    """Create the QApplication and the main window, run the event loop, return the exit code.
+
+    With ``smoke`` the loop runs ~1.5 s and the app exits 0 (a start-up check). With the
+    environment variable ``PLAYGROUND_STARTUP_PROBE`` set, the app prints ``window-shown <time>``
+    once the window has been shown and painted, then quits (``playground bench startup``).
+    """
+    check_display()
+    app = QApplication.instance() or QApplication(list(argv or ["playground"]))
+    app.setApplicationName(APP_TITLE)
+    app.setApplicationDisplayName(APP_TITLE)
+    app.setDesktopFileName("llm-playground")
+    app.setWindowIcon(app_icon())
+    install_excepthook()
+    window = MainWindow()
+    window.show()
+    if os.environ.get("PLAYGROUND_STARTUP_PROBE"):
+        def visible() -> None:
+            print(f"window-shown {time.time():.6f}", flush=True)
+            app.quit()
+
+        QTimer.singleShot(0, visible)  # runs after the first show/paint events were processed
+    elif smoke:
+        QTimer.singleShot(SMOKE_MS, app.quit)
+    code = app.exec()
+    window.close()
+    return 0 if smoke else code

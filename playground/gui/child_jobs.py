@@ -1,0 +1,111 @@
+"""Work that runs in a child process when the text is big. No Qt here (the child never needs it).
+
+Why: CPython holds the GIL during one long C call, and the core's tokenizer training makes such
+calls on the whole text (``re.findall`` and ``set`` on 50 MB take 10 s and 1 s). In a worker
+*thread* that froze the window for that long (measured); in a child process the window stays
+live. Small texts stay in a thread: starting a process costs about half a second.
+
+Every function takes plain arguments, a ``progress(done, total)`` callback, and returns
+JSON-able data (tokenizers as ``to_json()`` dicts).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+import traceback
+from typing import Any, Callable
+
+from playground.errors import Cancelled, PlaygroundError
+
+BIG_TEXT = 4_000_000  # characters; above this, training runs in a child process
+
+
+def train_corpus_tokenizers(text: str, word_cap: int, progress=None) -> tuple[dict, dict]:
+    from playground.core import tokenizers as tk
+
+    char = tk.CharTokenizer.train(text)
+    word = tk.WordTokenizer.train(text, word_cap)
+    return char.to_json(), word.to_json()
+
+
+def train_word(text: str, word_cap: int, progress=None) -> dict:
+    from playground.core import tokenizers as tk
+
+    return tk.WordTokenizer.train(text, word_cap).to_json()
+
+
+def train_bpe(text: str, vocab_size: int, progress=None) -> dict:
+    from playground.core import tokenizers as tk
+
+    return tk.BPETokenizer.train(text, vocab_size, progress=progress).to_json()
+
+
+# ----------------------------------------------------------------------------- the child
+
+
+def _child_main(conn, fn: Callable, args: tuple) -> None:
+    last = [0.0]
+
+    def progress(done: int, total: int | None = None) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 0.05 or (total is not None and done >= total):
+            last[0] = now
+            conn.send(("progress", int(done), -1 if total is None else int(total)))
+
+    try:
+        result = fn(*args, progress=progress)
+    except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent
+        hint = getattr(exc, "hint", None)
+        conn.send(("error", type(exc), str(getattr(exc, "message", exc)), hint,
+                   traceback.format_exc()))
+    else:
+        conn.send(("result", result))
+    finally:
+        conn.close()
+
+
+def run_in_child(fn: Callable, *args: Any, progress=None, cancel=None, poll_s: float = 0.05) -> Any:
+    """Call ``fn(*args, progress=...)`` in a fresh child process and return its result.
+
+    Meant to be called from a worker thread (it blocks, without holding the GIL). ``cancel``
+    (a threading.Event) terminates the child; an error in the child is raised here again
+    (a PlaygroundError keeps its message and hint).
+    """
+    ctx = multiprocessing.get_context("spawn")  # no fork: the parent has Qt and threads
+    receive, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child_main, args=(send, fn, args), daemon=True,
+                       name=f"playground-{fn.__name__}")
+    proc.start()
+    send.close()
+    try:
+        while True:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
+            if receive.poll(poll_s):
+                try:
+                    message = receive.recv()
+                except EOFError:
+                    raise PlaygroundError(
+                        "The helper process stopped without an answer.",
+                        "The computer may be out of memory; try a smaller text.") from None
+                kind = message[0]
+                if kind == "progress":
+                    if progress is not None:
+                        progress(message[1], message[2])
+                elif kind == "result":
+                    return message[1]
+                else:
+                    _kind, cls, text, hint, details = message
+                    if isinstance(cls, type) and issubclass(cls, PlaygroundError):
+                        raise cls(text, hint)
+                    raise RuntimeError(f"{cls.__name__}: {text}\n(in the helper process)\n{details}")
+            elif not proc.is_alive() and not receive.poll():
+                raise PlaygroundError(
+                    f"The helper process ended unexpectedly (exit code {proc.exitcode}).",
+                    "The computer may be out of memory; try a smaller text.")
+    finally:
+        if proc.is_alive():
+            proc.terminate()
+        proc.join(5)
+        receive.close()

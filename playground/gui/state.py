@@ -1,0 +1,75 @@
+"""What the tabs share: the current corpus, split, tokenizer, model config and run.
+
+Tabs read and set these through one ``AppState`` and listen to its signals; they never reach
+into each other's widgets. Setting a value to the one already held emits nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+
+class AppState(QObject):
+    corpusChanged = Signal(object)  # Corpus | None
+    splitChanged = Signal(float)  # fraction of the corpus used for training (0.5 .. 0.99)
+    tokenizerChanged = Signal(object)  # Tokenizer | None
+    modelConfigChanged = Signal(object)  # ModelConfig | None
+    runChanged = Signal(object)  # Run | None
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._corpus: Any = None
+        self._split = 0.9
+        self._tokenizer: Any = None
+        self._model_config: Any = None
+        self._run: Any = None
+
+    # The getters are properties, the setters explicit methods: a tab that changes shared state
+    # should read like it does.
+    @property
+    def corpus(self) -> Any:
+        return self._corpus
+
+    def set_corpus(self, corpus: Any) -> None:
+        if corpus is not self._corpus:
+            self._corpus = corpus
+            self.corpusChanged.emit(corpus)
+
+    @property
+    def split(self) -> float:
+        return self._split
+
+    def set_split(self, fraction: float) -> None:
+        fraction = round(float(fraction), 4)
+        if fraction != self._split:
+            self._split = fraction
+            self.splitChanged.emit(fraction)
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._tokenizer
+
+    def set_tokenizer(self, tokenizer: Any) -> None:
+        if tokenizer is not self._tokenizer:
+            self._tokenizer = tokenizer
+            self.tokenizerChanged.emit(tokenizer)
+
+    @property
+    def model_config(self) -> Any:
+        return self._model_config
+
+    def set_model_config(self, config: Any) -> None:
+        if config != self._model_config:
+            self._model_config = config
+            self.modelConfigChanged.emit(config)
+
+    @property
+    def run(self) -> Any:
+        return self._run
+
+    def set_run(self, run: Any) -> None:
+        if run is not self._run:
+            self._run = run
+            self.runChanged.emit(run)

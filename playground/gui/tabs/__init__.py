@@ -1,0 +1,27 @@
+"""The six tabs, in workflow order. This list is the one place that names them.
+
+A tab is a QWidget class constructed as ``Tab(state, parent=None)`` with class attributes
+``TITLE`` (the tab label) and ``AVAILABLE`` (False while the feature is not built yet: the tab
+is then disabled and shows what will come there). A tab may define ``requestTab = Signal(str)``
+to ask the window to switch tabs, and ``shutdown()`` to stop its work when the window closes.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+# (module, class) — imported lazily so a slow tab does not slow the others' tests.
+TAB_CLASSES: list[tuple[str, str]] = [
+    ("playground.gui.tabs.corpus_tab", "CorpusTab"),
+    ("playground.gui.tabs.tokenizer_tab", "TokenizerTab"),
+    ("playground.gui.tabs.model_tab", "ModelTab"),
+    ("playground.gui.tabs.train_tab", "TrainTab"),
+    ("playground.gui.tabs.attention_tab", "AttentionTab"),
+    ("playground.gui.tabs.generate_tab", "GenerateTab"),
+]
+
+TAB_TITLES = ["Corpus", "Tokenizer", "Model", "Train", "Attention", "Generate"]
+
+
+def tab_classes() -> list[type]:
+    return [getattr(importlib.import_module(mod), cls) for mod, cls in TAB_CLASSES]

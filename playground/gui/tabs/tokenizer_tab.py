@@ -1,0 +1,943 @@
+"""Step 2, the Tokenizer tab: how the text is cut into tokens.
+
+The student picks a tokenizer (characters, words, BPE trained here, or a pretrained encoding),
+sees a sample text as coloured token boxes, compares every tokenizer on the same text, plays
+back BPE's merges one by one, and browses the vocabulary.
+
+Tokenizers are trained for the current corpus: characters and words whenever the corpus
+changes (in a worker), BPE on request (in a worker, with progress and Cancel; kept on disk per
+corpus and vocabulary size so it is not trained twice). The chosen one goes into AppState.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QSlider,
+    QSpinBox,
+    QSplitter,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from playground import paths, settings
+from playground.core import atomic
+from playground.core import tokenizers as tk
+from playground.errors import Cancelled, PlaygroundError, TokenizerError
+from playground.gui import child_jobs, workers
+from playground.gui.error_dialog import excepthook
+from playground.gui.widgets.token_view import TokenView
+from playground.gui.widgets.vocab_model import VocabModel, vocab_table
+
+SAMPLE_CHARS = 400  # the default sample: the start of the corpus, cut at a line end
+MAX_SAMPLE_CHARS = 20_000  # tokenized live on every keystroke; beyond this only the start
+FREQ_CHARS = 5_000_000  # vocabulary frequencies are counted on (at most) this much text
+ERROR_STYLE = "color: #b00020;"
+KINDS = ["char", "word", "bpe", "cl100k", "gpt2"]
+TITLES = {
+    "char": "Characters",
+    "word": "Words",
+    "bpe": "BPE (byte pair encoding)",
+    "cl100k": "cl100k (GPT-4, pretrained)",
+    "gpt2": "GPT-2 (pretrained)",
+}
+SHORT = {"char": "Characters", "word": "Words", "bpe": "BPE", "cl100k": "cl100k_base",
+         "gpt2": "GPT-2"}
+TIPS = {
+    "char": "Every character is one token. Tiny vocabulary (the distinct characters of the "
+            "corpus), but long sequences: the model must learn to spell.",
+    "word": "Every word and punctuation mark is one token. Short sequences, but a huge "
+            "vocabulary, and words it never saw become <unk> (unknown).",
+    "bpe": "Byte pair encoding starts from bytes and repeatedly merges the most frequent "
+           "neighbouring pair into a new token. Any text can be encoded; common words become "
+           "one token. GPT models use it.",
+    "cl100k": "The ready-made BPE vocabulary of GPT-4 (100,277 tokens), learned on a huge "
+              "amount of text. It ships with the app and works offline.",
+    "gpt2": "GPT-2's ready-made BPE vocabulary (50,257 tokens). It needs a one-time download.",
+}
+
+
+def excerpt(text: str, n: int = SAMPLE_CHARS) -> str:
+    """The start of the corpus, ending at a line break near ``n`` characters."""
+    if len(text) <= n:
+        return text
+    cut = text.rfind("\n", n // 2, n)
+    return text[: cut + 1 if cut > 0 else n]
+
+
+def token_text(tokenizer: Any, token_id: int) -> str:
+    """The raw text of one token for tooltips (bytes that are not valid UTF-8 stay bytes)."""
+    if token_id < 0:
+        return ""
+    if hasattr(tokenizer, "token_bytes"):
+        raw = tokenizer.token_bytes(token_id)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return repr(raw)
+    return tokenizer.decode([token_id])
+
+
+def tokens_for_view(tokenizer: Any, text: str) -> tuple[list[int], list[str], set[int], str | None]:
+    """(ids, labels, unknown indexes, error) for showing ``text``.
+
+    Characters a character tokenizer has never seen get a red box with id -1 (encode would
+    refuse the whole text); the word tokenizer's <unk> tokens are marked red.
+    """
+    if tokenizer.kind == "char" and tokenizer.unknown_spans(text):
+        error = None
+        try:
+            tokenizer.encode(text)
+        except TokenizerError as exc:
+            error = f"{exc.message} {exc.hint or ''}".strip()
+        known = tokenizer._ids
+        ids, labels, unknown = [], [], set()
+        for i, ch in enumerate(text):
+            if ch in known:
+                ids.append(known[ch])
+                labels.append(tokenizer.token_label(known[ch]))
+            else:
+                ids.append(-1)
+                labels.append(tk.readable(ch))
+                unknown.add(i)
+        return ids, labels, unknown, error
+    ids = tokenizer.encode(text)
+    labels = [tokenizer.token_label(i) for i in ids]
+    unknown: set[int] = set()
+    if tokenizer.kind == "word":
+        unknown = {i for i, t in enumerate(ids) if t == tokenizer.UNK_ID}
+    return ids, labels, unknown, None
+
+
+def bpe_cache_path(corpus_sha: str, vocab_size: int):
+    return paths.cache_dir() / "tokenizers" / f"bpe-{corpus_sha[:16]}-{vocab_size}.json"
+
+
+class TokenizerTab(QWidget):
+    TITLE = "Tokenizer"
+    AVAILABLE = True
+
+    requestTab = Signal(str)
+    tokenizerReady = Signal(object)  # the tokenizer now current (after training/loading)
+
+    def __init__(self, state, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.corpus: Any = None
+        self.tokenizers: dict[str, Any] = {}  # kind -> tokenizer for the current corpus
+        self.kind = "char"
+        self.gpt2_status: tuple[bool, str] | None = None
+        self._handles: dict[str, workers.WorkerHandle] = {}
+        self._sample_edited = False
+        self._setting_sample = False
+        self._closed = False
+        restored = settings.get("last_tokenizer") or {}
+        if restored.get("kind") in KINDS:
+            self.kind = restored["kind"]
+        self._restored_vocab = restored.get("vocab_size")
+        self._build()
+        if self.kind == "bpe" and isinstance(self._restored_vocab, int):
+            self.bpe_spin.setValue(self._restored_vocab)
+        if self.kind == "word" and isinstance(self._restored_vocab, int):
+            self.word_spin.setValue(self._restored_vocab)
+        self.radios[self.kind].setChecked(True)
+        self.state.corpusChanged.connect(self._corpus_changed)
+        # Checked a little later, once the window is up (it may wait for the network).
+        QTimer.singleShot(1000, self._check_gpt2)
+        if self.state.corpus is not None:
+            self._corpus_changed(self.state.corpus)
+
+    # ================================================================== UI
+    def _build(self) -> None:
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(6, 6, 6, 6)
+
+        choose = QGroupBox("Choose how to cut the text into tokens")
+        grid = QGridLayout(choose)
+        grid.setColumnStretch(2, 1)
+        grid.setColumnMinimumWidth(2, 200)
+        grid.setHorizontalSpacing(14)
+        self.radios: dict[str, QRadioButton] = {}
+        self.radio_group = QButtonGroup(self)
+        for row, kind in enumerate(KINDS):
+            radio = QRadioButton(TITLES[kind])
+            radio.setToolTip(TIPS[kind])
+            self.radios[kind] = radio
+            self.radio_group.addButton(radio, row)
+            grid.addWidget(radio, row, 0)
+        self.radio_group.idToggled.connect(self._radio_toggled)
+
+        self.word_spin = QSpinBox()
+        self.word_spin.setRange(50, 100_000)
+        self.word_spin.setSingleStep(500)
+        self.word_spin.setValue(tk.DEFAULT_WORD_VOCAB)
+        self.word_spin.setPrefix("keep the ")
+        self.word_spin.setSuffix(" most frequent")
+        self.word_spin.setToolTip(
+            "Vocabulary cap: only the most frequent words get their own token; every other "
+            "word becomes <unk> (unknown). A bigger vocabulary means a bigger model.")
+        self.word_spin.valueChanged.connect(self._word_cap_changed)
+        grid.addWidget(self.word_spin, 1, 1)
+
+        bpe_row = QHBoxLayout()
+        self.bpe_spin = QSpinBox()
+        self.bpe_spin.setRange(257, tk.MAX_BPE_VOCAB)
+        self.bpe_spin.setSingleStep(64)
+        self.bpe_spin.setValue(tk.DEFAULT_BPE_VOCAB)
+        self.bpe_spin.setPrefix("vocabulary ")
+        self.bpe_spin.setSuffix(" tokens")
+        self.bpe_spin.setToolTip(
+            "How many tokens BPE ends with: the 256 byte values plus one new token per merge. "
+            "More merges → shorter sequences but a bigger vocabulary.")
+        bpe_row.addWidget(self.bpe_spin)
+        self.train_button = QPushButton("Train on corpus")
+        self.train_button.setToolTip(
+            "Learn BPE merges from the current corpus: count neighbouring pairs, merge the most "
+            "frequent one into a new token, repeat.")
+        self.train_button.clicked.connect(self.train_bpe)
+        bpe_row.addWidget(self.train_button)
+        grid.addLayout(bpe_row, 2, 1)
+        self.gpt2_label = QLabel("Checking whether GPT-2's encoding can be loaded…")
+        self.gpt2_label.setWordWrap(True)
+        self.gpt2_label.setStyleSheet("color: #555;")
+        grid.addWidget(self.gpt2_label, 4, 1, 1, 2)
+        self.radios["gpt2"].setEnabled(False)
+
+        cl_note = QLabel("ships with the app, works offline")
+        cl_note.setStyleSheet("color: #555;")
+        grid.addWidget(cl_note, 3, 1)
+
+        # The chosen tokenizer: what it is, what it does, and how it was made.
+        about = QVBoxLayout()
+        self.current_label = QLabel()
+        self.current_label.setWordWrap(True)
+        f = QFont(self.font())
+        f.setBold(True)
+        f.setPointSizeF(f.pointSizeF() * 1.15)
+        self.current_label.setFont(f)
+        about.addWidget(self.current_label)
+        self.kind_label = QLabel()
+        self.kind_label.setWordWrap(True)
+        about.addWidget(self.kind_label)
+        self.hint_label = QLabel()
+        self.hint_label.setWordWrap(True)
+        about.addWidget(self.hint_label)
+        about.addStretch(1)
+        grid.addLayout(about, 0, 2, 4, 1)
+        job_row = QHBoxLayout()
+        self.progress = QProgressBar()
+        self.progress.setToolTip("Progress of BPE training (merges learned so far)")
+        job_row.addWidget(self.progress, 1)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop training; the previous tokenizer stays in use")
+        self.cancel_button.clicked.connect(self.cancel_bpe)
+        job_row.addWidget(self.cancel_button)
+        self.progress.hide()
+        self.cancel_button.hide()
+        grid.addLayout(job_row, 4, 0, 1, 1)
+        outer.addWidget(choose)
+
+        split = QSplitter(Qt.Vertical)
+        # --- sample text → token boxes
+        top = QWidget()
+        t = QHBoxLayout(top)
+        t.setContentsMargins(0, 0, 0, 0)
+        left = QVBoxLayout()
+        head = QHBoxLayout()
+        head.addWidget(QLabel("<b>Your text</b> (type anything)"))
+        head.addStretch(1)
+        self.reset_sample_button = QPushButton("Use corpus excerpt")
+        self.reset_sample_button.setToolTip("Put the beginning of the corpus back in the box")
+        self.reset_sample_button.clicked.connect(self.reset_sample)
+        head.addWidget(self.reset_sample_button)
+        left.addLayout(head)
+        self.sample_edit = QPlainTextEdit()
+        self.sample_edit.setToolTip(
+            "The text to tokenize. Edit it and watch the tokens change. Characters the "
+            "tokenizer cannot represent are marked red.")
+        self.sample_edit.textChanged.connect(self._sample_changed)
+        left.addWidget(self.sample_edit, 1)
+        t.addLayout(left, 2)
+        right = QVBoxLayout()
+        self.counts_label = QLabel()
+        self.counts_label.setToolTip(
+            "Fewer characters per token means longer sequences for the model to read; more "
+            "characters per token means a bigger vocabulary.")
+        right.addWidget(self.counts_label)
+        self.token_view = TokenView()
+        self.token_view.setToolTip("")
+        self.token_view.placeholder = "Tokens will appear here."
+        right.addWidget(self.token_view, 1)
+        self.error_label = QLabel()
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet(ERROR_STYLE)
+        self.error_label.hide()
+        right.addWidget(self.error_label)
+        legend = QLabel("Each box is one token (hover for its id). · is a space, ↵ a line break, "
+                        "<0xE2> a raw byte that is only part of a character.")
+        legend.setWordWrap(True)
+        legend.setStyleSheet("color: #555;")
+        right.addWidget(legend)
+        t.addLayout(right, 3)
+        split.addWidget(top)
+
+        # --- lower notebook: compare / merges / vocabulary
+        self.inner_tabs = QTabWidget()
+        self.inner_tabs.addTab(self._build_compare(), "Compare tokenizers")
+        self.inner_tabs.addTab(self._build_merges(), "BPE merges, step by step")
+        self.inner_tabs.addTab(self._build_vocab(), "Vocabulary")
+        self.inner_tabs.setTabToolTip(0, "The same text cut by every tokenizer")
+        self.inner_tabs.setTabToolTip(1, "Replay how BPE built its tokens, one merge at a time")
+        self.inner_tabs.setTabToolTip(2, "Every token with its id and how often it occurs")
+        split.addWidget(self.inner_tabs)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
+        split.setSizes([320, 400])
+        outer.addWidget(split, 1)
+
+        self._retokenize_timer = QTimer(self)
+        self._retokenize_timer.setSingleShot(True)
+        self._retokenize_timer.setInterval(150)
+        self._retokenize_timer.timeout.connect(self.refresh)
+        self._word_timer = QTimer(self)
+        self._word_timer.setSingleShot(True)
+        self._word_timer.setInterval(400)
+        self._word_timer.timeout.connect(self._retrain_word)
+
+    def _build_compare(self) -> QWidget:
+        w = QWidget()
+        layout = QVBoxLayout(w)
+        self.compare_table = QTableWidget(0, 5)
+        self.compare_table.setHorizontalHeaderLabels(
+            ["Tokenizer", "Vocabulary size", "Tokens for your text", "Characters per token",
+             "How it starts"])
+        tips = [
+            "Which tokenizer",
+            "How many different tokens it knows: each one needs its own row of numbers "
+            "(an embedding) in the model",
+            "How many tokens your text becomes: the length of the sequence the model reads",
+            "Average characters per token: higher means shorter sequences",
+            "The first tokens of your text, separated by |",
+        ]
+        for col, tip in enumerate(tips):
+            self.compare_table.horizontalHeaderItem(col).setToolTip(tip)
+        self.compare_table.verticalHeader().hide()
+        self.compare_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.compare_table.setSelectionMode(QAbstractItemView.NoSelection)
+        header = self.compare_table.horizontalHeader()
+        for col in range(4):
+            header.setSectionResizeMode(col, QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(4, QHeaderView.Stretch)
+        self.compare_table.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.compare_table.setWordWrap(False)
+        self.compare_table.setTextElideMode(Qt.ElideRight)
+        self.compare_table.verticalHeader().setDefaultSectionSize(26)
+        layout.addWidget(self.compare_table)
+        self.compare_chart = None  # pyqtgraph: created on first use, after start-up
+        self.compare_layout = layout
+        note = QLabel(
+            "A bigger vocabulary cuts the same text into fewer, longer tokens: the model reads "
+            "shorter sequences, but must learn an embedding for every token in its vocabulary.")
+        note.setWordWrap(True)
+        note.setStyleSheet("color: #555;")
+        layout.addWidget(note)
+        return w
+
+    def _build_merges(self) -> QWidget:
+        w = QWidget()
+        layout = QHBoxLayout(w)
+        left = QVBoxLayout()
+        left.addWidget(QLabel("<b>Merges in the order BPE learned them</b>"))
+        self.merge_list = QListWidget()
+        self.merge_list.setToolTip(
+            "Each merge glues two existing tokens into a new one. The most frequent pair in the "
+            "corpus is merged first. Click one to replay up to it.")
+        self.merge_list.currentRowChanged.connect(self._merge_clicked)
+        left.addWidget(self.merge_list, 1)
+        layout.addLayout(left, 1)
+        right = QVBoxLayout()
+        slider_row = QHBoxLayout()
+        self.merge_slider = QSlider(Qt.Horizontal)
+        self.merge_slider.setRange(0, 0)
+        self.merge_slider.setToolTip(
+            "Tokenize your text using only the first N merges. At 0 every byte is its own "
+            "token; move right and watch pieces like 't' 'h' 'e' become 'the'.")
+        self.merge_slider.valueChanged.connect(self._merge_slider_moved)
+        slider_row.addWidget(self.merge_slider, 1)
+        self.play_button = QPushButton("▶ Play")
+        self.play_button.setToolTip("Replay all merges from the start, like a film")
+        self.play_button.clicked.connect(self.toggle_play)
+        slider_row.addWidget(self.play_button)
+        right.addLayout(slider_row)
+        self.merge_label = QLabel("Train a BPE tokenizer first (choose BPE above and press "
+                                  "'Train on corpus').")
+        self.merge_label.setWordWrap(True)
+        right.addWidget(self.merge_label)
+        self.merge_view = TokenView()
+        self.merge_view.placeholder = "Your text, tokenized with the first N merges."
+        right.addWidget(self.merge_view, 1)
+        layout.addLayout(right, 2)
+        self._play_timer = QTimer(self)
+        self._play_timer.setInterval(40)
+        self._play_timer.timeout.connect(self._play_step)
+        return w
+
+    def _build_vocab(self) -> QWidget:
+        w = QWidget()
+        layout = QVBoxLayout(w)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Search:"))
+        self.vocab_search = QLineEdit()
+        self.vocab_search.setPlaceholderText("a piece of text (e.g. 'the') or a token id")
+        self.vocab_search.setToolTip(
+            "Find tokens containing this text (a space can be typed as a space or ·), or the "
+            "token with this id")
+        self.vocab_search.setClearButtonEnabled(True)
+        row.addWidget(self.vocab_search, 1)
+        self.vocab_info = QLabel()
+        self.vocab_info.setStyleSheet("color: #555;")
+        row.addWidget(self.vocab_info)
+        layout.addLayout(row)
+        self.vocab_model = VocabModel(self)
+        self.vocab_view = QTableView()
+        self.vocab_view.setModel(self.vocab_model)
+        self.vocab_view.setSortingEnabled(True)
+        self.vocab_view.sortByColumn(0, Qt.AscendingOrder)
+        self.vocab_view.verticalHeader().hide()
+        self.vocab_view.verticalHeader().setDefaultSectionSize(22)
+        self.vocab_view.setSelectionBehavior(QAbstractItemView.SelectRows)
+        header = self.vocab_view.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.Fixed)
+        header.setSectionResizeMode(1, QHeaderView.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.Fixed)
+        header.resizeSection(0, 90)
+        header.resizeSection(2, 190)
+        self.vocab_view.setToolTip("Every token of the vocabulary. Click a column title to sort.")
+        layout.addWidget(self.vocab_view, 1)
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(200)
+        self._search_timer.timeout.connect(self._apply_search)
+        self.vocab_search.textChanged.connect(lambda _t: self._search_timer.start())
+        return w
+
+    # ================================================================== public API
+    @property
+    def busy(self) -> bool:
+        return any(h.running for h in self._handles.values())
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.tokenizers.get(self.kind)
+
+    def select_kind(self, kind: str) -> None:
+        self.radios[kind].setChecked(True)
+
+    def set_sample_text(self, text: str) -> None:
+        self.sample_edit.setPlainText(text)
+        self.refresh()
+
+    def sample_text(self) -> str:
+        return self.sample_edit.toPlainText()[:MAX_SAMPLE_CHARS]
+
+    @Slot()
+    def reset_sample(self) -> None:
+        if self.corpus is not None:
+            self._setting_sample = True
+            self.sample_edit.setPlainText(excerpt(self.corpus.text))
+            self._setting_sample = False
+            self._sample_edited = False
+            self.refresh()
+
+    @Slot()
+    def _check_gpt2(self) -> None:
+        if not self._closed:
+            self._start_job("gpt2-status",
+                            lambda p, c: tk.pretrained_status("gpt2", timeout=3.0),
+                            self._gpt2_checked)
+
+    def shutdown(self) -> None:
+        self._closed = True
+        for timer in (self._play_timer, self._word_timer, self._retokenize_timer, self._search_timer):
+            timer.stop()
+        for handle in self._handles.values():
+            handle.cancel()
+
+    # ================================================================== jobs
+    def _start_job(self, name: str, fn: Callable, on_done: Callable, on_error: Callable | None = None,
+                   on_progress: Callable | None = None) -> workers.WorkerHandle | None:
+        if self._closed:  # the window is closing: start nothing new
+            return None
+        old = self._handles.get(name)
+        if old is not None and old.running:
+            old.cancel()
+        handle: workers.WorkerHandle | None = None
+
+        def done(result: Any) -> None:
+            if self._handles.get(name) is handle:
+                del self._handles[name]
+                on_done(result)
+
+        def failed(exc: BaseException) -> None:
+            if self._handles.get(name) is handle:
+                del self._handles[name]
+                (on_error or self._job_failed)(exc)
+
+        handle = workers.start(fn, parent=self, name=f"tokenizer-{name}", on_done=done,
+                               on_error=failed, on_progress=on_progress)
+        self._handles[name] = handle
+        return handle
+
+    def _job_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, Cancelled):
+            return
+        if isinstance(exc, PlaygroundError):
+            self.show_error(exc.message, exc.hint)
+        else:
+            excepthook(type(exc), exc, exc.__traceback__)
+
+    def show_error(self, message: str, hint: str | None = None) -> None:
+        self.hint_label.setStyleSheet(ERROR_STYLE)
+        self.hint_label.setText(message + (f" {hint}" if hint else ""))
+
+    # ----------------------------------------------------------------- corpus → tokenizers
+    @Slot(object)
+    def _corpus_changed(self, corpus: Any) -> None:
+        self.corpus = corpus
+        self.tokenizers = {k: v for k, v in self.tokenizers.items() if k in ("cl100k", "gpt2")}
+        if corpus is None:
+            return
+        if not self._sample_edited:
+            self.reset_sample()
+        text = corpus.text
+        cap = self.word_spin.value()
+        bpe_path = bpe_cache_path(corpus.sha256, self.bpe_spin.value())  # widgets: GUI thread only
+
+        def work(progress, cancel):
+            if len(text) > child_jobs.BIG_TEXT:
+                char_json, word_json = child_jobs.run_in_child(
+                    child_jobs.train_corpus_tokenizers, text, cap, cancel=cancel)
+                found = {"char": tk.tokenizer_from_json(char_json),
+                         "word": tk.tokenizer_from_json(word_json)}
+            else:
+                found = {"char": tk.CharTokenizer.train(text)}
+                if cancel.is_set():
+                    raise Cancelled()
+                found["word"] = tk.WordTokenizer.train(text, cap)
+            if bpe_path.exists():  # trained before for this corpus and size
+                try:
+                    import json
+
+                    found["bpe"] = tk.tokenizer_from_json(json.loads(bpe_path.read_text("utf-8")))
+                except (OSError, ValueError, PlaygroundError):
+                    pass
+            return corpus, found
+
+        self._set_status("Preparing the tokenizers for this corpus…")
+        self._start_job("corpus", work, self._corpus_tokenizers_ready)
+        if "cl100k" not in self.tokenizers and "cl100k" not in self._handles:
+            self._start_job("cl100k", lambda p, c: tk.PretrainedTokenizer("cl100k"),
+                            lambda tok: self._pretrained_ready("cl100k", tok))
+
+    def _corpus_tokenizers_ready(self, result) -> None:
+        corpus, found = result
+        if corpus is not self.corpus:
+            return
+        self.tokenizers.update(found)
+        if self.kind == "bpe" and "bpe" not in self.tokenizers:
+            self.train_bpe()  # the tokenizer always belongs to the current corpus
+        self._apply_current()
+
+    def _pretrained_ready(self, kind: str, tok: Any) -> None:
+        self.tokenizers[kind] = tok
+        if kind == self.kind:
+            self._apply_current()
+        else:
+            self._refresh_compare()
+
+    @Slot(object)
+    def _gpt2_checked(self, status: tuple[bool, str]) -> None:
+        self.gpt2_status = status
+        available, message = status
+        self.radios["gpt2"].setEnabled(available)
+        self.gpt2_label.setText(message)
+        self.radios["gpt2"].setToolTip(TIPS["gpt2"] + ("" if available else f"\n\n{message}"))
+        if not available and self.kind == "gpt2":
+            self.select_kind("char")
+
+    # ----------------------------------------------------------------- choosing
+    @Slot(int, bool)
+    def _radio_toggled(self, button_id: int, checked: bool) -> None:
+        if not checked:
+            return
+        self.kind = KINDS[button_id]
+        if self.kind in ("cl100k", "gpt2") and self.kind not in self.tokenizers \
+                and self.kind not in self._handles:
+            self._set_status(f"Loading {SHORT[self.kind]}…")
+            kind = self.kind
+            self._start_job(kind, lambda p, c: tk.PretrainedTokenizer(kind),
+                            lambda tok: self._pretrained_ready(kind, tok))
+        self._apply_current()
+
+    @Slot(int)
+    def _word_cap_changed(self, _value: int) -> None:
+        if self.corpus is not None:
+            self._word_timer.start()
+
+    @Slot()
+    def _retrain_word(self) -> None:
+        corpus, cap = self.corpus, self.word_spin.value()
+        if corpus is None:
+            return
+
+        def done(tok):
+            if corpus is self.corpus:
+                self.tokenizers["word"] = tok
+                self._apply_current()
+
+        def work(progress, cancel):
+            if len(corpus.text) > child_jobs.BIG_TEXT:
+                return tk.tokenizer_from_json(child_jobs.run_in_child(
+                    child_jobs.train_word, corpus.text, cap, cancel=cancel))
+            return tk.WordTokenizer.train(corpus.text, cap)
+
+        self._start_job("word", work, done)
+
+    @Slot()
+    def train_bpe(self) -> None:
+        """Train BPE on the current corpus (worker, progress, Cancel) and make it current."""
+        if self.corpus is None:
+            return
+        self.select_kind("bpe")
+        corpus, vocab = self.corpus, self.bpe_spin.value()
+        path = bpe_cache_path(corpus.sha256, vocab)
+
+        def work(progress, cancel):
+            if len(corpus.text) > child_jobs.BIG_TEXT:
+                tok = tk.tokenizer_from_json(child_jobs.run_in_child(
+                    child_jobs.train_bpe, corpus.text, vocab, progress=progress, cancel=cancel))
+            else:
+                tok = tk.BPETokenizer.train(corpus.text, vocab, progress=progress, cancel=cancel)
+            try:
+                atomic.write_json(path, tok.to_json())
+            except OSError:
+                pass  # only a cache
+            return tok
+
+        def done(tok):
+            self._bpe_busy(False)
+            if corpus is self.corpus:
+                self.tokenizers["bpe"] = tok
+                self._apply_current()
+
+        def failed(exc):
+            self._bpe_busy(False)
+            if isinstance(exc, Cancelled):
+                self._set_status("BPE training cancelled.")
+                self._apply_current()
+            else:
+                self._job_failed(exc)
+
+        self._bpe_busy(True)
+        self._set_status(f"Training BPE: learning {vocab - 256:,} merges from {corpus.name}…")
+        self._start_job("bpe", work, done, failed, on_progress=self._bpe_progress)
+
+    @Slot()
+    def cancel_bpe(self) -> None:
+        handle = self._handles.get("bpe")
+        if handle is not None:
+            handle.cancel()
+
+    def _bpe_busy(self, busy: bool) -> None:
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        self.train_button.setEnabled(not busy)
+        self.progress.setRange(0, 0)
+        self.progress.setFormat("%v of %m merges")
+
+    def _bpe_progress(self, done: int, total: int) -> None:
+        if total > 0:
+            self.progress.setRange(0, total)
+            self.progress.setValue(done)
+
+    def _set_status(self, text: str) -> None:
+        self.hint_label.setStyleSheet("")
+        self.hint_label.setText(text)
+
+    def _apply_current(self) -> None:
+        """Make the chosen kind's tokenizer current (AppState) and redraw everything."""
+        tok = self.tokenizers.get(self.kind)
+        name = self.corpus.name if self.corpus is not None else "the corpus"
+        self.kind_label.setText(TIPS[self.kind])
+        if tok is None:
+            self.current_label.setText(f"{SHORT[self.kind]}: not ready yet")
+            if self.kind == "bpe" and "bpe" not in self._handles:
+                self._set_status("Choose a vocabulary size and press 'Train on corpus'. Until "
+                                 "then, the previous tokenizer stays in use.")
+        else:
+            self.current_label.setText(f"In use: {tok.describe()}")
+            if self.kind in ("char", "word", "bpe"):
+                extra = f" {tok.note}" if getattr(tok, "note", None) else ""
+                self._set_status(f"Trained on {name}.{extra}")
+            else:
+                self._set_status("Pretrained on a huge amount of web text; the same for any corpus.")
+            warning = tok.large_vocab_warning() if hasattr(tok, "large_vocab_warning") else None
+            if warning:
+                self.hint_label.setText(self.hint_label.text() + " " + warning)
+            self.state.set_tokenizer(tok)
+            vocab = self.word_spin.value() if self.kind == "word" else (
+                self.bpe_spin.value() if self.kind == "bpe" else None)
+            settings.update(last_tokenizer={"kind": self.kind, "vocab_size": vocab})
+            self.tokenizerReady.emit(tok)
+        self._show_vocab(tok)
+        self._show_merges()
+        self.refresh()
+
+    # ----------------------------------------------------------------- sample → views
+    @Slot()
+    def _sample_changed(self) -> None:
+        if not self._setting_sample:
+            self._sample_edited = True
+        self._retokenize_timer.start()
+
+    @Slot()
+    def refresh(self) -> None:
+        """Re-tokenize the sample text with the current tokenizer (boxes, counts, compare)."""
+        self._retokenize_timer.stop()
+        text = self.sample_text()
+        tok = self.tokenizers.get(self.kind)
+        self.error_label.hide()
+        if tok is None or not text:
+            self.token_view.clear()
+            self.counts_label.setText(f"{len(text):,} characters")
+            self._mark_unknown([])
+        else:
+            ids, labels, unknown, error = tokens_for_view(tok, text)
+            texts = [token_text(tok, i) for i in ids]
+            self.token_view.set_tokens(ids, labels, texts, unknown_indexes=unknown)
+            n = len(ids)
+            self.counts_label.setText(
+                f"<b>{len(text):,}</b> characters → <b>{n:,}</b> tokens · "
+                f"<b>{len(text) / max(n, 1):.2f}</b> characters per token")
+            spans = tok.unknown_spans(text)
+            self._mark_unknown(spans)
+            if error:
+                self.error_label.setText(error)
+                self.error_label.show()
+            elif spans:
+                self.error_label.setText(
+                    f"{len(spans)} piece(s) of your text are not in this tokenizer's vocabulary "
+                    "(red): they become <unk>, and the model cannot tell them apart.")
+                self.error_label.show()
+        self._refresh_compare()
+        self._merge_slider_moved(self.merge_slider.value())
+
+    def _mark_unknown(self, spans: list[tuple[int, int]]) -> None:
+        selections = []
+        fmt = QTextCharFormat()
+        fmt.setBackground(QColor("#ff8a8a"))
+        for start, end in spans[:500]:
+            sel = QTextEdit.ExtraSelection()
+            cursor = QTextCursor(self.sample_edit.document())
+            cursor.setPosition(start)
+            cursor.setPosition(end, QTextCursor.KeepAnchor)
+            sel.cursor = cursor
+            sel.format = fmt
+            selections.append(sel)
+        self.sample_edit.setExtraSelections(selections)
+
+    def compare_rows(self) -> list[tuple[str, Any]]:
+        """(kind, tokenizer or None) for every tokenizer the comparison shows."""
+        rows = []
+        for kind in KINDS:
+            if kind == "gpt2" and "gpt2" not in self.tokenizers:
+                continue
+            rows.append((kind, self.tokenizers.get(kind)))
+        return rows
+
+    def _refresh_compare(self) -> None:
+        text = self.sample_text()
+        rows = self.compare_rows()
+        table = self.compare_table
+        table.setRowCount(len(rows))
+        bars = []
+        for r, (kind, tok) in enumerate(rows):
+            cells = [SHORT[kind] + ("  ← in use" if kind == self.kind else "")]
+            if tok is None:
+                why = "train it above" if kind == "bpe" else "loading…"
+                cells += ["–", "–", "–", f"not available yet ({why})"]
+            else:
+                try:
+                    ids, labels, _unknown, _error = tokens_for_view(tok, text)
+                except PlaygroundError as exc:
+                    cells += [f"{tok.vocab_size:,}", "–", "–", exc.message]
+                else:
+                    n = len(ids)
+                    start = " | ".join(labels[:40])
+                    bars.append((kind, SHORT[kind], n, tok.vocab_size))
+                    cells += [f"{tok.vocab_size:,}", f"{n:,}",
+                              f"{len(text) / n:.2f}" if n else "–", start]
+            for c, value in enumerate(cells):
+                item = QTableWidgetItem(value)
+                if c in (1, 2, 3):
+                    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                if kind == self.kind:
+                    font = item.font()
+                    font.setBold(True)
+                    item.setFont(font)
+                item.setToolTip(TIPS[kind] if c == 0 else value)
+                table.setItem(r, c, item)
+        if self.compare_chart is None and bars:
+            from playground.gui.widgets.compare_chart import CompareChart
+
+            self.compare_chart = CompareChart()
+            self.compare_layout.insertWidget(1, self.compare_chart, 1)
+        if self.compare_chart is not None:
+            self.compare_chart.set_data(bars)
+        height = table.horizontalHeader().height() + 2 * table.frameWidth() + sum(
+            table.rowHeight(r) for r in range(table.rowCount()))
+        table.setFixedHeight(height)
+
+    def compare_counts(self) -> dict[str, int]:
+        """Token counts shown in the comparison table, by kind (for tests)."""
+        out = {}
+        for r in range(self.compare_table.rowCount()):
+            kind = self.compare_rows()[r][0]
+            text = self.compare_table.item(r, 2).text().replace(",", "")
+            if text.isdigit():
+                out[kind] = int(text)
+        return out
+
+    # ----------------------------------------------------------------- merges
+    def _show_merges(self) -> None:
+        tok = self.tokenizers.get("bpe")
+        self._play_timer.stop()
+        self.play_button.setText("▶ Play")
+        self.merge_list.blockSignals(True)
+        self.merge_list.clear()
+        if tok is None:
+            self.merge_slider.setRange(0, 0)
+            self.merge_label.setText("Train a BPE tokenizer first (choose BPE above and press "
+                                     "'Train on corpus').")
+            self.merge_view.clear()
+            self.merge_list.blockSignals(False)
+            return
+        items = []
+        for i, (a, b) in enumerate(tok.merges):
+            items.append(f"{i + 1:>5}.  {tok.token_label(a)}  +  {tok.token_label(b)}  →  "
+                         f"{tok.token_label(256 + i)}")
+        self.merge_list.addItems(items)
+        self.merge_list.blockSignals(False)
+        self.merge_slider.blockSignals(True)
+        self.merge_slider.setRange(0, len(tok.merges))
+        self.merge_slider.setValue(len(tok.merges))
+        self.merge_slider.blockSignals(False)
+        self._merge_slider_moved(self.merge_slider.value())
+
+    @Slot(int)
+    def _merge_slider_moved(self, n: int) -> None:
+        tok = self.tokenizers.get("bpe")
+        if tok is None:
+            return
+        text = self.sample_text()
+        ids = tok.encode_with_merges(text, n)
+        labels = [tok.token_label(i) for i in ids]
+        texts = [token_text(tok, i) for i in ids]
+        newest = {256 + n - 1} if n > 0 else set()
+        self.merge_view.set_tokens(ids, labels, texts, highlight_ids=newest)
+        if n == 0:
+            what = "no merges yet: every byte is its own token"
+        else:
+            a, b = tok.merges[n - 1]
+            what = (f"merge {n} glued <b>{tok.token_label(a)}</b> + <b>{tok.token_label(b)}</b> "
+                    f"into <b>{tok.token_label(256 + n - 1)}</b> (framed red)")
+        self.merge_label.setText(
+            f"After <b>{n:,}</b> of {len(tok.merges):,} merges: your text is "
+            f"<b>{len(ids):,}</b> tokens — {what}.")
+        if self.merge_list.currentRow() != n - 1:
+            self.merge_list.blockSignals(True)
+            self.merge_list.setCurrentRow(n - 1)
+            self.merge_list.blockSignals(False)
+
+    @Slot(int)
+    def _merge_clicked(self, row: int) -> None:
+        if row >= 0:
+            self.merge_slider.setValue(row + 1)
+
+    @Slot()
+    def toggle_play(self) -> None:
+        if self._play_timer.isActive():
+            self._play_timer.stop()
+            self.play_button.setText("▶ Play")
+            return
+        if self.merge_slider.maximum() == 0:
+            return
+        if self.merge_slider.value() >= self.merge_slider.maximum():
+            self.merge_slider.setValue(0)
+        self.play_button.setText("⏸ Pause")
+        self._play_timer.start()
+
+    @Slot()
+    def _play_step(self) -> None:
+        value = self.merge_slider.value()
+        if value >= self.merge_slider.maximum():
+            self._play_timer.stop()
+            self.play_button.setText("▶ Play")
+            return
+        step = max(1, self.merge_slider.maximum() // 200)
+        self.merge_slider.setValue(min(value + step, self.merge_slider.maximum()))
+
+    # ----------------------------------------------------------------- vocabulary
+    def _show_vocab(self, tok: Any) -> None:
+        if tok is self.vocab_model.tokenizer:
+            return
+        self.vocab_model.set_tokenizer(tok)
+        self.vocab_search.blockSignals(True)
+        self.vocab_search.clear()
+        self.vocab_search.blockSignals(False)
+        self.vocab_view.horizontalHeader().setSortIndicator(0, Qt.AscendingOrder)
+        if tok is None:
+            self.vocab_info.setText("")
+            return
+        if self.corpus is None:
+            return
+        text = self.corpus.text
+        cut = len(text) > FREQ_CHARS
+        sample = text[:FREQ_CHARS]
+        where = (f"the first {FREQ_CHARS:,} characters of the corpus" if cut else "the corpus")
+        self.vocab_info.setText(f"{tok.vocab_size:,} tokens · counting them in {where}…")
+
+        def done(result):
+            if self.vocab_model.tokenizer is tok:
+                labels, counts = result
+                self.vocab_model.set_table(labels, counts)
+                used = sum(1 for c in counts if c)
+                self.vocab_info.setText(
+                    f"{tok.vocab_size:,} tokens · {used:,} of them occur in {where}")
+
+        self._start_job("vocab", lambda p, c: vocab_table(tok, sample, c), done)
+
+    @Slot()
+    def _apply_search(self) -> None:
+        self.vocab_model.set_filter(self.vocab_search.text())

@@ -1,0 +1,218 @@
+"""The one helper that runs slow work on a QThread.
+
+Every long job in the GUI (loading a big file, training a BPE tokenizer, downloading, checking
+a pretrained encoding, importing torch) goes through :func:`start`. The pattern:
+
+    handle = workers.start(fn, parent=self, on_done=..., on_error=..., on_progress=...)
+    handle.cancel()
+
+``fn(progress, cancel)`` runs in the worker thread; ``progress(done, total)`` may be called as
+often as it likes (it is throttled to ~30 signals a second) and ``cancel`` is a
+``threading.Event`` the function polls.
+
+Why a handle object: with PySide6 6.12 a worker signal connected to a lambda or plain function
+runs that function *in the worker thread* (measured), so the only receivers of worker signals
+are the ``@Slot`` methods of :class:`WorkerHandle`, a QObject living in the GUI thread. It then
+calls the caller's callbacks from the GUI thread, so those may be any callable. The callbacks
+for the result run only after the thread has stopped, so nothing is left running when they fire
+(tests rely on this).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+ProgressFn = Callable[[int, int], None]
+WorkFn = Callable[[ProgressFn, threading.Event], Any]
+
+PROGRESS_INTERVAL_S = 1 / 30  # at most ~30 progress updates a second reach the GUI
+
+_active: set["WorkerHandle"] = set()  # keeps handles (and their threads) alive until they end
+
+
+class _Worker(QObject):
+    """Lives in the worker thread; runs ``fn`` once and reports through signals."""
+
+    progress = Signal(int, int)
+    finished = Signal(object)
+    failed = Signal(object, str)  # the exception and its formatted traceback
+
+    def __init__(self, fn: WorkFn, cancel: threading.Event) -> None:
+        super().__init__()
+        self._fn = fn
+        self._cancel = cancel
+        self._last_emit = 0.0
+
+    def _report(self, done: int, total: int | None = None) -> None:
+        total = -1 if total is None else int(total)
+        now = time.monotonic()
+        # The last update (done == total) always goes through so bars reach 100%.
+        if now - self._last_emit >= PROGRESS_INTERVAL_S or (total >= 0 and done >= total):
+            self._last_emit = now
+            self.progress.emit(int(done), total)
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            result = self._fn(self._report, self._cancel)
+        except BaseException as exc:  # noqa: BLE001 - everything is reported to the GUI thread
+            self.failed.emit(exc, traceback.format_exc())
+        else:
+            self.finished.emit(result)
+        # The thread ends itself: waiting for a GUI-thread slot to quit it would deadlock a
+        # GUI thread that is blocked in wait() (window closing).
+        QThread.currentThread().quit()
+
+
+class WorkerHandle(QObject):
+    """GUI-thread owner of one worker + thread. Emits ``done`` once the thread has stopped."""
+
+    done = Signal()
+
+    def __init__(
+        self,
+        fn: WorkFn,
+        *,
+        parent: QObject | None = None,
+        on_done: Callable[[Any], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+        name: str = "worker",
+    ) -> None:
+        # Not a Qt child of `parent`: a widget deleted mid-job must not delete a running QThread.
+        super().__init__()
+        self.owner = parent
+        self.name = name
+        self.cancel_event = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.error_details = ""
+        self._on_done = on_done
+        self._on_error = on_error
+        self._on_progress = on_progress
+        self._finished = False
+        self._abandoned = False
+        self._thread = QThread()
+        self._thread.setObjectName(f"playground-{name}")
+        self._worker = _Worker(fn, self.cancel_event)
+        self._worker.moveToThread(self._thread)
+        self._thread.started.connect(self._worker.run)
+        self._worker.progress.connect(self._relay_progress)
+        self._worker.finished.connect(self._worker_finished)
+        self._worker.failed.connect(self._worker_failed)
+        self._thread.finished.connect(self._thread_finished)
+
+    # -- control ---------------------------------------------------------------------------
+    def start(self) -> "WorkerHandle":
+        _active.add(self)
+        self._thread.start()
+        return self
+
+    def cancel(self) -> None:
+        self.cancel_event.set()
+
+    @property
+    def running(self) -> bool:
+        return not self._finished
+
+    def wait(self, msecs: int = 10_000) -> bool:
+        """Block until the thread ends (used when the window closes)."""
+        return self._thread.wait(msecs)
+
+    def abandon(self) -> None:
+        """Forget the callbacks: the window they would update is going away."""
+        self._abandoned = True
+        if not self._thread.isRunning():
+            self._finished = True
+            _active.discard(self)
+
+    # -- slots (GUI thread) ----------------------------------------------------------------
+    @Slot(int, int)
+    def _relay_progress(self, done: int, total: int) -> None:
+        if self._on_progress is not None and not self._finished:
+            self._on_progress(done, total)
+
+    @Slot(object)
+    def _worker_finished(self, result: Any) -> None:
+        self.result = result
+
+    @Slot(object, str)
+    def _worker_failed(self, exc: BaseException, details: str) -> None:
+        self.error = exc
+        self.error_details = details
+
+    @Slot()
+    def _thread_finished(self) -> None:
+        # `finished` is emitted from the thread just before it ends: wait the last moment so
+        # nothing reports the thread as running once the callbacks fire.
+        self._thread.wait()
+        self._finished = True
+        _active.discard(self)
+        try:
+            if self._abandoned:
+                pass
+            elif self.error is not None:
+                if self._on_error is not None:
+                    self._on_error(self.error)
+                else:  # nobody handles it: the global exception hook shows it
+                    raise self.error
+            elif self._on_done is not None:
+                self._on_done(self.result)
+        finally:
+            self._worker.deleteLater()
+            self._thread.deleteLater()
+            self.done.emit()
+            self.deleteLater()
+
+
+def start(
+    fn: WorkFn,
+    *,
+    parent: QObject | None = None,
+    on_done: Callable[[Any], None] | None = None,
+    on_error: Callable[[BaseException], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    name: str = "worker",
+) -> WorkerHandle:
+    """Run ``fn(progress, cancel)`` on a fresh QThread; callbacks run in the GUI thread."""
+    handle = WorkerHandle(
+        fn, parent=parent, on_done=on_done, on_error=on_error, on_progress=on_progress, name=name
+    )
+    return handle.start()
+
+
+def active() -> list[WorkerHandle]:
+    return [h for h in _active if h.running]
+
+
+def any_running() -> bool:
+    return bool(active())
+
+
+def _owned_by(handle: WorkerHandle, owner: QObject) -> bool:
+    obj = handle.owner
+    try:
+        while obj is not None:
+            if obj is owner:
+                return True
+            obj = obj.parent()
+    except RuntimeError:  # the owner's C++ object is gone
+        return True
+    return False
+
+
+def shutdown(owner: QObject | None = None, timeout_ms: int = 15_000) -> None:
+    """Cancel the workers of ``owner`` (all when None) and wait for their threads."""
+    handles = [h for h in active() if owner is None or _owned_by(h, owner)]
+    for handle in handles:
+        handle.cancel()
+    deadline = time.monotonic() + timeout_ms / 1000
+    for handle in handles:
+        remaining = max(0, int((deadline - time.monotonic()) * 1000))
+        handle.wait(remaining)
+        handle.abandon()

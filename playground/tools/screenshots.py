@@ -1,0 +1,131 @@
+"""Render every tab with realistic content to PNG files (for the README and for looking at).
+
+    python -m playground.tools.screenshots OUTDIR [--corpus SPEC] [--vocab 300] [--size 1280x800]
+
+Run it under a real X server (``xvfb-run -a -s "-screen 0 1280x800x24" ...``) to see what a
+student sees; offscreen works too. It uses a fresh, temporary PLAYGROUND_HOME unless one is
+set, so your own settings are neither used nor changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+def _wait(app, condition: Callable[[], bool], timeout: float = 120.0, settle_ms: int = 0) -> None:
+    """Run the event loop until ``condition()`` holds (then ``settle_ms`` more)."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the window did not get ready in time")
+        loop = QEventLoop()
+        QTimer.singleShot(20, loop.quit)
+        loop.exec()
+    if settle_ms:
+        loop = QEventLoop()
+        QTimer.singleShot(settle_ms, loop.quit)
+        loop.exec()
+
+
+def _save(widget, path: Path, max_kb: int = 300) -> Path:
+    image = widget.grab().toImage()
+    image.save(str(path), "PNG")
+    if path.stat().st_size > max_kb * 1024:  # keep README images small: fewer colours
+        from PySide6.QtCore import Qt
+
+        small = image.convertToFormat(image.Format.Format_Indexed8, Qt.ThresholdDither)
+        small.save(str(path), "PNG")
+    print(f"{path}  ({path.stat().st_size / 1024:.0f} KB)")
+    return path
+
+
+def take(outdir: Path, corpus: str | None, vocab: int, size: tuple[int, int]) -> list[Path]:
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    from playground.gui.app import MainWindow, app_icon
+
+    app = QApplication.instance() or QApplication(["playground-screenshots"])
+    app.setWindowIcon(app_icon())
+    window = MainWindow()
+    window.resize(*size)
+    window.show()
+    corpus_tab, tok_tab = window.corpus_tab, window.tokenizer_tab
+
+    def idle() -> bool:
+        return (not corpus_tab.busy and not tok_tab.busy and window.state.corpus is not None
+                and window.state.tokenizer is not None)
+
+    _wait(app, idle)
+    if corpus:
+        corpus_tab.load_spec(corpus)
+        _wait(app, lambda: corpus_tab.busy)  # started
+        _wait(app, idle)
+    tok_tab.bpe_spin.setValue(vocab)
+    tok_tab.train_bpe()
+    _wait(app, lambda: idle() and tok_tab.tokenizer is not None and tok_tab.kind == "bpe")
+    _wait(app, lambda: "cl100k" in tok_tab.tokenizers and tok_tab.vocab_model.has_counts
+          and window.device_handle is not None and not window.device_handle.running)
+    tok_tab.reset_sample()  # the default: the start of the corpus
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    shots = []
+    window.show_tab("Corpus")
+    _wait(app, lambda: True, settle_ms=300)
+    shots.append(_save(window, outdir / "corpus.png"))
+
+    window.show_tab("Tokenizer")
+    tok_tab.inner_tabs.setCurrentIndex(0)
+    _wait(app, lambda: True, settle_ms=300)
+    shots.append(_save(window, outdir / "tokenizer.png"))
+
+    tok_tab.inner_tabs.setCurrentIndex(1)
+    n = min(24, tok_tab.merge_slider.maximum())
+    tok_tab.merge_slider.setValue(n)
+    _wait(app, lambda: True, settle_ms=300)
+    shots.append(_save(window, outdir / "tokenizer-merges.png"))
+
+    tok_tab.inner_tabs.setCurrentIndex(2)
+    tok_tab.vocab_view.sortByColumn(2, Qt.DescendingOrder)
+    _wait(app, lambda: True, settle_ms=300)
+    shots.append(_save(window, outdir / "tokenizer-vocabulary.png"))
+    tok_tab.inner_tabs.setCurrentIndex(0)
+
+    for title in ("Model", "Train", "Attention", "Generate"):
+        index = [window.tabs.tabText(i) for i in range(window.tabs.count())].index(title)
+        window.tabs.setCurrentIndex(index)
+        _wait(app, lambda: True, settle_ms=150)
+        shots.append(_save(window, outdir / f"{title.lower()}.png"))
+    window.show_tab("Corpus")
+    window.close()
+    return shots
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m playground.tools.screenshots",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("outdir", type=Path)
+    parser.add_argument("--corpus", help="builtin:NAME or a path (default: the app's default)")
+    parser.add_argument("--vocab", type=int, default=300, help="BPE vocabulary size (default 300)")
+    parser.add_argument("--size", default="1280x800", help="window size WxH (default 1280x800)")
+    args = parser.parse_args(argv)
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    with tempfile.TemporaryDirectory() as home:
+        os.environ.setdefault("PLAYGROUND_HOME", home)
+        take(args.outdir, args.corpus, args.vocab, (width, height))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,289 @@
+"""Corpus tab: loading through the tab shows the core's numbers; bad files keep the old corpus."""
+
+from __future__ import annotations
+
+import codecs
+
+import pytest
+
+from playground.core import corpus as corpus_mod
+from playground.core.tokenizers import readable
+
+STORY = (
+    "The little robot woke up early. It rolled to the window and looked outside.\n"
+    "\"Good morning, world!\" it said, and the birds answered with a song.\n"
+) * 40
+
+
+def load_through_tab(qtbot, tab, path, **kwargs):
+    with qtbot.waitSignal(tab.loadFinished, timeout=30_000) as blocker:
+        tab.load_path(path, **kwargs)
+    return blocker.args[0]
+
+
+def test_loading_a_file_shows_core_stats_and_updates_status_bar(window, qtbot, tmp_path, wait_idle):
+    path = tmp_path / "robot.txt"
+    path.write_text(STORY, encoding="utf-8")
+    tab = window.corpus_tab
+    assert load_through_tab(qtbot, tab, path) is True
+
+    expected = corpus_mod.load_file(path)
+    stats = expected.stats()
+    assert window.state.corpus.text == expected.text
+    assert window.state.corpus.source == expected.source
+    for key in ("chars", "lines", "words", "unique_chars"):
+        assert tab.stat_boxes[key].value.text() == f"{getattr(stats, key):,}"
+    assert stats.chars == len(STORY)
+    assert tab.chart.chars == [c for c, _ in stats.most_common]
+    assert tab.chart.counts == [n for _, n in stats.most_common]
+    ticks = tab.chart.getAxis("bottom")._tickLevels[0]
+    assert [label for _, label in ticks] == [readable(c) for c, _ in stats.most_common]
+    assert "·" in [label for _, label in ticks]  # the space is readable, not blank
+    assert tab.name_label.text() == "robot.txt"
+    assert tab.size_label.text() == "Size: 11.3 KB" or tab.size_label.text().startswith("Size:")
+    assert tab.preview.toPlainText() == STORY
+    assert window.corpus_label.text() == f"Corpus: {expected.name} · {stats.chars:,} characters"
+    assert not tab.error_label.isVisible()
+    wait_idle(window)
+
+
+def test_split_slider_shows_both_sizes_from_the_core(window, qtbot):
+    tab = window.corpus_tab
+    tab.split_slider.setValue(80)
+    assert window.state.split == 0.8
+    train, val = window.state.corpus.split(0.8)
+    assert tab.train_size_label.text() == f"Training: 80% · {len(train):,} characters"
+    assert tab.val_size_label.text() == f"Validation: 20% · {len(val):,} characters"
+    assert len(train) + len(val) == len(window.state.corpus.text)
+
+
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (lambda p: p.write_bytes(b"\x00\x01\x02PK\x03\x04" * 500), "binary"),
+        (lambda p: p.write_bytes(b""), "empty"),
+    ],
+    ids=["binary", "empty"],
+)
+def test_bad_file_shows_error_and_keeps_old_corpus(window, qtbot, tmp_path, make, words):
+    before = window.state.corpus
+    path = tmp_path / "bad.txt"
+    make(path)
+    tab = window.corpus_tab
+    assert load_through_tab(qtbot, tab, path) is False
+    assert tab.error_label.isVisible()
+    with pytest.raises(corpus_mod.CorpusError if hasattr(corpus_mod, "CorpusError") else Exception) as info:
+        corpus_mod.load_file(path)
+    assert info.value.message in tab.error_label.text()
+    assert words in tab.error_label.text().lower()
+    assert window.state.corpus is before
+    assert tab.name_label.text() == before.name
+    assert f"Still loaded: {before.name}" in tab.error_label.text()
+
+
+def test_folder_without_text_files_shows_error(window, qtbot, tmp_path):
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    (folder / "cat.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    before = window.state.corpus
+    assert load_through_tab(qtbot, window.corpus_tab, folder) is False
+    assert window.corpus_tab.error_label.isVisible()
+    assert window.state.corpus is before
+
+
+def test_folder_of_text_files_loads(window, qtbot, tmp_path, wait_idle):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a.txt").write_text("alpha beta gamma\n" * 30, encoding="utf-8")
+    (folder / "b.md").write_text("# delta\nepsilon zeta\n" * 30, encoding="utf-8")
+    (folder / "skip.csv").write_text("x,y\n1,2\n", encoding="utf-8")
+    assert load_through_tab(qtbot, window.corpus_tab, folder) is True
+    expected = corpus_mod.load_folder(folder)
+    assert window.state.corpus.text == expected.text
+    assert "x,y" not in window.state.corpus.text
+    wait_idle(window)
+
+
+def test_guessed_encoding_offers_a_chooser_and_reloads(window, qtbot, tmp_path, wait_idle):
+    path = tmp_path / "old.txt"
+    path.write_bytes(("Café crème, naïve façade — déjà vu.\n" * 40).encode("cp1252"))
+    tab = window.corpus_tab
+    assert load_through_tab(qtbot, tab, path) is True
+    corpus = window.state.corpus
+    assert corpus.encoding_guessed
+    assert tab.encoding_combo.isVisibleTo(tab)
+    assert "a guess" in tab.encoding_label.text()
+    tab.encoding_combo.setCurrentIndex(tab.encoding_combo.findData("latin-1"))
+    with qtbot.waitSignal(tab.loadFinished, timeout=30_000):
+        tab.reload_button.click()
+    assert codecs.lookup(window.state.corpus.encoding).name == codecs.lookup("latin-1").name
+    assert "your choice" in tab.encoding_label.text()
+    assert tab.encoding_combo.isVisibleTo(tab)  # a manual choice may be wrong too
+    assert window.state.corpus.text == corpus_mod.load_file(path, encoding="latin-1").text
+    wait_idle(window)
+
+
+def test_preview_of_a_big_file_shows_only_the_beginning(window, qtbot, tmp_path, wait_idle):
+    from playground.gui.tabs.corpus_tab import PREVIEW_CHARS
+
+    text = "".join(f"line {i}: the quick brown fox jumps over the lazy dog\n" for i in range(6000))
+    assert len(text) > PREVIEW_CHARS
+    path = tmp_path / "big.txt"
+    path.write_text(text, encoding="utf-8")
+    tab = window.corpus_tab
+    assert load_through_tab(qtbot, tab, path) is True
+    assert tab.preview.toPlainText() == text[:PREVIEW_CHARS]
+    assert f"first {PREVIEW_CHARS:,} of {len(text):,}" in tab.preview_note.text()
+    wait_idle(window)
+
+
+def test_builtin_picker_loads_the_chosen_text(window, qtbot, wait_idle):
+    from playground.core.builtin_corpora import BUILTINS
+
+    tab = window.corpus_tab
+    tab.builtin_combo.setCurrentIndex(tab.builtin_combo.findData("copy-lessons"))
+    assert tab.builtin_description.text() == BUILTINS["copy-lessons"].description
+    with qtbot.waitSignal(tab.loadFinished, timeout=30_000):
+        tab.builtin_button.click()
+    assert window.state.corpus.source == "builtin:copy-lessons"
+    wait_idle(window)
+
+
+def test_pasted_text_becomes_the_corpus(window, qtbot, wait_idle):
+    tab = window.corpus_tab
+    with qtbot.waitSignal(tab.loadFinished, timeout=30_000):
+        tab.load_text("to be or not to be, that is the question\n" * 20)
+    assert window.state.corpus.source == "pasted"
+    assert window.state.corpus.text.startswith("to be or not")
+    wait_idle(window)
+
+
+def test_dropping_a_file_on_the_window_loads_it(window, qtbot, tmp_path, wait_idle):
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    path = tmp_path / "dropped.txt"
+    path.write_text(STORY, encoding="utf-8")
+    window.show_tab("Tokenizer")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(QPointF(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    with qtbot.waitSignal(window.corpus_tab.loadFinished, timeout=30_000):
+        window.dropEvent(event)
+    assert window.tabs.tabText(window.tabs.currentIndex()) == "Corpus"
+    assert window.state.corpus.name == "dropped.txt"
+    wait_idle(window)
+
+
+def _fake_download(monkeypatch, behaviour):
+    from playground.core import download
+
+    monkeypatch.setattr(download, "cached_tiny_shakespeare", lambda: None)
+    monkeypatch.setattr(download, "download_tiny_shakespeare", behaviour)
+
+
+def test_download_shows_progress_and_cancel_keeps_the_corpus(window, qtbot, monkeypatch):
+    from playground.errors import Cancelled
+
+    def slow(url=None, progress=None, cancel=None, timeout=10.0):
+        progress(250_000, 1_115_394)
+        while not cancel.wait(0.01):  # until the student presses Cancel
+            pass
+        raise Cancelled()
+
+    _fake_download(monkeypatch, slow)
+    tab = window.corpus_tab
+    before = window.state.corpus
+    tab.download_button.click()
+    qtbot.waitUntil(lambda: tab.progress.maximum() == 1000 and tab.progress.value() > 0, timeout=10_000)
+    assert tab.progress.value() == int(1000 * 250_000 / 1_115_394)
+    assert tab.cancel_button.isVisible()
+    assert not tab.download_button.isEnabled()
+    with qtbot.waitSignal(tab.loadFinished, timeout=10_000) as blocker:
+        tab.cancel_button.click()
+    assert blocker.args == [False]
+    assert "Cancelled" in tab.error_label.text()
+    assert window.state.corpus is before
+    assert tab.download_button.isEnabled()
+
+
+def test_download_offline_shows_a_clear_message(window, qtbot, monkeypatch):
+    from playground.errors import DownloadError
+
+    def offline(url=None, progress=None, cancel=None, timeout=10.0):
+        raise DownloadError("Could not download Tiny Shakespeare: no internet connection.",
+                            "Connect to the internet and try again, or open a text file.")
+
+    _fake_download(monkeypatch, offline)
+    tab = window.corpus_tab
+    before = window.state.corpus
+    with qtbot.waitSignal(tab.loadFinished, timeout=10_000):
+        tab.download_button.click()
+    assert "no internet connection" in tab.error_label.text()
+    assert "Connect to the internet" in tab.error_label.text()
+    assert window.state.corpus is before
+
+
+def test_download_real_file_url_then_cached(window, qtbot, shakespeare_path, wait_idle):
+    """A real download through the core (from a file:// URL), then the cache is used."""
+    from playground import settings
+    from playground.core import download
+
+    settings.update(tiny_shakespeare_url=shakespeare_path.as_uri())
+    tab = window.corpus_tab
+    with qtbot.waitSignal(tab.loadFinished, timeout=60_000) as blocker:
+        tab.download_button.click()
+    assert blocker.args == [True], tab.error_label.text()
+    assert window.state.corpus.name == "Tiny Shakespeare"
+    assert window.state.corpus.text == shakespeare_path.read_text(encoding="utf-8")
+    assert download.cached_tiny_shakespeare() is not None
+    assert "downloaded" in tab.download_button.text()
+    wait_idle(window)
+
+
+def test_too_small_text_loads_with_a_warning(window, qtbot, wait_idle):
+    from playground.gui.tabs.corpus_tab import REFERENCE_CONTEXT
+
+    tab = window.corpus_tab
+    text = "a tiny text.\n" * 5
+    with qtbot.waitSignal(tab.loadFinished, timeout=30_000):
+        tab.load_text(text)
+    assert tab.split_warning.isVisibleTo(tab)
+    train, val = window.state.corpus.split(0.9)
+    with pytest.raises(corpus_mod.CorpusError) as info:
+        corpus_mod.check_trainable(len(train), len(val), REFERENCE_CONTEXT, 1, split=0.9)
+    assert info.value.message in tab.split_warning.text()
+    wait_idle(window)
+    tab.load_text(STORY * 3)
+    qtbot.waitUntil(lambda: window.state.corpus.text == STORY * 3, timeout=30_000)
+    assert not tab.split_warning.isVisibleTo(tab)
+    wait_idle(window)
+
+
+def test_cancelled_load_is_dropped(window, qtbot, monkeypatch, tmp_path):
+    import threading
+
+    from playground.gui import workers
+
+    path = tmp_path / "slow.txt"
+    path.write_text(STORY, encoding="utf-8")
+    release = threading.Event()
+    real = corpus_mod.load_file
+
+    def slow(p, encoding=None, max_bytes=None):
+        release.wait(10)  # a file that takes long to read (runs in the worker thread)
+        return real(p, encoding=encoding)
+
+    monkeypatch.setattr(corpus_mod, "load_file", slow)
+    tab = window.corpus_tab
+    before = window.state.corpus
+    tab.load_path(path)
+    assert tab.busy and tab.cancel_button.isVisibleTo(tab)
+    with qtbot.waitSignal(tab.loadFinished, timeout=5_000) as blocker:
+        tab.cancel_button.click()
+    assert blocker.args == [False]
+    assert not tab.busy and tab.open_file_button.isEnabled()
+    release.set()
+    qtbot.waitUntil(lambda: not workers.any_running(), timeout=10_000)
+    assert window.state.corpus is before
+    assert tab.name_label.text() == before.name

@@ -1,0 +1,107 @@
+"""The one worker helper: results, errors, cancel, throttled progress, GUI-thread callbacks."""
+
+from __future__ import annotations
+
+import threading
+
+from PySide6.QtCore import QObject, QThread
+
+from playground.errors import Cancelled
+from playground.gui import workers
+
+
+def _run(qtbot, fn, **kwargs):
+    events = {"progress": [], "done": [], "error": [], "threads": []}
+    owner = QObject()
+
+    def on_done(result):
+        events["threads"].append(QThread.currentThread())
+        events["done"].append(result)
+
+    def on_error(exc):
+        events["threads"].append(QThread.currentThread())
+        events["error"].append(exc)
+
+    handle = workers.start(fn, parent=owner, on_done=on_done, on_error=on_error,
+                           on_progress=lambda d, t: events["progress"].append((d, t)), **kwargs)
+    with qtbot.waitSignal(handle.done, timeout=10_000):
+        pass
+    return handle, events
+
+
+def test_result_arrives_in_gui_thread_after_thread_stopped(qtbot):
+    worker_threads = []
+
+    def fn(progress, cancel):
+        worker_threads.append(threading.get_ident())
+        return 42
+
+    handle, events = _run(qtbot, fn)
+    assert events["done"] == [42]
+    assert events["threads"] == [qtbot_thread()]
+    assert worker_threads[0] != threading.get_ident()
+    assert not workers.any_running()
+
+
+def qtbot_thread():
+    from PySide6.QtWidgets import QApplication
+
+    return QApplication.instance().thread()
+
+
+def test_error_is_reported_not_raised(qtbot):
+    def fn(progress, cancel):
+        raise ValueError("bad input")
+
+    _handle, events = _run(qtbot, fn)
+    assert isinstance(events["error"][0], ValueError)
+    assert events["done"] == []
+
+
+def test_progress_is_throttled_but_reaches_the_end(qtbot):
+    def fn(progress, cancel):
+        for i in range(1, 200_001):
+            progress(i, 200_000)
+        return "ok"
+
+    _handle, events = _run(qtbot, fn)
+    assert events["progress"][-1] == (200_000, 200_000)
+    assert len(events["progress"]) < 200  # 200,000 calls, a handful of signals
+
+
+def test_cancel_sets_the_event(qtbot):
+    started = threading.Event()
+
+    def fn(progress, cancel):
+        started.set()
+        while not cancel.wait(0.01):
+            pass
+        raise Cancelled()
+
+    owner = QObject()
+    errors = []
+    handle = workers.start(fn, parent=owner, on_error=errors.append)
+    assert started.wait(5)
+    with qtbot.waitSignal(handle.done, timeout=10_000):
+        handle.cancel()
+    assert isinstance(errors[0], Cancelled)
+
+
+def test_many_emits_do_not_exhaust_trues_refcount(qtbot):
+    """PySide6 6.12's emit() drops a reference to True on each call (CPython 3.11 aborts with
+    'bool_dealloc' once it hits zero); playground.gui guards against it."""
+    import sys
+
+    from PySide6.QtCore import Signal
+
+    import playground.gui  # noqa: F401 - applies the guard
+
+    class Emitter(QObject):
+        ping = Signal()
+
+    emitter = Emitter()
+    before = sys.getrefcount(True)
+    for _ in range(50_000):  # more than True's whole reference count in a fresh interpreter
+        emitter.ping.emit()
+    assert sys.getrefcount(True) > 1000
+    assert before - sys.getrefcount(True) <= 50_000
