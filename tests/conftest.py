@@ -40,7 +40,7 @@ def _running_qthreads():
     threads = []
     for obj in gc.get_objects():
         try:
-            if isinstance(obj, QThread) and obj.isRunning():
+            if issubclass(type(obj), QThread) and obj.isRunning():  # type(): no lazy __class__ hooks
                 threads.append(obj)
         except RuntimeError:  # the C++ object is already gone
             continue

@@ -8,7 +8,9 @@ a pretrained encoding, importing torch) goes through :func:`start`. The pattern:
 
 ``fn(progress, cancel)`` runs in the worker thread; ``progress(done, total)`` may be called as
 often as it likes (it is throttled to ~30 signals a second) and ``cancel`` is a
-``threading.Event`` the function polls.
+``threading.Event`` the function polls. A job that streams results (training events, generated
+tokens) calls ``progress.item(obj)`` per result; items reach ``on_items(list)`` in the GUI
+thread in batches, at most ~30 batches a second, and all of them before ``on_done``.
 
 Why a handle object: with PySide6 6.12 a worker signal connected to a lambda or plain function
 runs that function *in the worker thread* (measured), so the only receivers of worker signals
@@ -35,10 +37,24 @@ PROGRESS_INTERVAL_S = 1 / 30  # at most ~30 progress updates a second reach the 
 _active: set["WorkerHandle"] = set()  # keeps handles (and their threads) alive until they end
 
 
+class _Reporter:
+    """What a job receives as ``progress``: call it with (done, total); ``.item(obj)`` streams."""
+
+    __slots__ = ("report", "item")
+
+    def __init__(self, report: ProgressFn, item: Callable[[Any], None]) -> None:
+        self.item = item
+        self.report = report
+
+    def __call__(self, done: int, total: int | None = None) -> None:
+        self.report(done, total)
+
+
 class _Worker(QObject):
     """Lives in the worker thread; runs ``fn`` once and reports through signals."""
 
     progress = Signal(int, int)
+    items = Signal(list)  # a batch of streamed results, in order
     finished = Signal(object)
     failed = Signal(object, str)  # the exception and its formatted traceback
 
@@ -47,6 +63,21 @@ class _Worker(QObject):
         self._fn = fn
         self._cancel = cancel
         self._last_emit = 0.0
+        self._pending: list[Any] = []
+        self._last_flush = 0.0
+        self._reporter = _Reporter(self._report, self._item)
+
+    def _item(self, obj: Any) -> None:
+        self._pending.append(obj)
+        now = time.monotonic()
+        if now - self._last_flush >= PROGRESS_INTERVAL_S:
+            self._flush(now)
+
+    def _flush(self, now: float) -> None:
+        if self._pending:
+            batch, self._pending = self._pending, []
+            self.items.emit(batch)
+        self._last_flush = now
 
     def _report(self, done: int, total: int | None = None) -> None:
         total = -1 if total is None else int(total)
@@ -59,10 +90,12 @@ class _Worker(QObject):
     @Slot()
     def run(self) -> None:
         try:
-            result = self._fn(self._report, self._cancel)
+            result = self._fn(self._reporter, self._cancel)
         except BaseException as exc:  # noqa: BLE001 - everything is reported to the GUI thread
+            self._flush(time.monotonic())
             self.failed.emit(exc, traceback.format_exc())
         else:
+            self._flush(time.monotonic())
             self.finished.emit(result)
         # The thread ends itself: waiting for a GUI-thread slot to quit it would deadlock a
         # GUI thread that is blocked in wait() (window closing).
@@ -82,6 +115,7 @@ class WorkerHandle(QObject):
         on_done: Callable[[Any], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
         on_progress: Callable[[int, int], None] | None = None,
+        on_items: Callable[[list], None] | None = None,
         name: str = "worker",
     ) -> None:
         # Not a Qt child of `parent`: a widget deleted mid-job must not delete a running QThread.
@@ -95,6 +129,7 @@ class WorkerHandle(QObject):
         self._on_done = on_done
         self._on_error = on_error
         self._on_progress = on_progress
+        self._on_items = on_items
         self._finished = False
         self._abandoned = False
         self._thread = QThread()
@@ -103,6 +138,7 @@ class WorkerHandle(QObject):
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
         self._worker.progress.connect(self._relay_progress)
+        self._worker.items.connect(self._relay_items)
         self._worker.finished.connect(self._worker_finished)
         self._worker.failed.connect(self._worker_failed)
         self._thread.finished.connect(self._thread_finished)
@@ -136,6 +172,11 @@ class WorkerHandle(QObject):
     def _relay_progress(self, done: int, total: int) -> None:
         if self._on_progress is not None and not self._finished:
             self._on_progress(done, total)
+
+    @Slot(list)
+    def _relay_items(self, batch: list) -> None:
+        if self._on_items is not None and not self._abandoned:
+            self._on_items(batch)
 
     @Slot(object)
     def _worker_finished(self, result: Any) -> None:
@@ -177,11 +218,13 @@ def start(
     on_done: Callable[[Any], None] | None = None,
     on_error: Callable[[BaseException], None] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    on_items: Callable[[list], None] | None = None,
     name: str = "worker",
 ) -> WorkerHandle:
     """Run ``fn(progress, cancel)`` on a fresh QThread; callbacks run in the GUI thread."""
     handle = WorkerHandle(
-        fn, parent=parent, on_done=on_done, on_error=on_error, on_progress=on_progress, name=name
+        fn, parent=parent, on_done=on_done, on_error=on_error, on_progress=on_progress,
+        on_items=on_items, name=name,
     )
     return handle.start()
 

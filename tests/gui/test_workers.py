@@ -105,3 +105,31 @@ def test_many_emits_do_not_exhaust_trues_refcount(qtbot):
         emitter.ping.emit()
     assert sys.getrefcount(True) > 1000
     assert before - sys.getrefcount(True) <= 50_000
+
+
+def test_streamed_items_arrive_in_order_and_batched(qtbot):
+    """progress.item() streams results; they reach on_items in the GUI thread, all before on_done."""
+    import threading as _threading
+
+    from playground.gui import workers as _workers
+
+    batches: list[list] = []
+    done: list = []
+    gui_thread = _threading.get_ident()
+    seen_threads: set[int] = set()
+
+    def job(progress, cancel):
+        for i in range(2000):
+            progress.item(i)
+        return "finished"
+
+    def on_items(batch):
+        seen_threads.add(_threading.get_ident())
+        batches.append(batch)
+
+    handle = _workers.start(job, on_items=on_items, on_done=done.append, name="stream")
+    qtbot.waitUntil(lambda: not handle.running, timeout=10_000)
+    assert done == ["finished"]
+    assert [x for b in batches for x in b] == list(range(2000))
+    assert len(batches) < 2000  # batched, not one signal per item
+    assert seen_threads == {gui_thread}
