@@ -103,7 +103,105 @@ def take(outdir: Path, corpus: str | None, vocab: int, size: tuple[int, int]) ->
         window.tabs.setCurrentIndex(index)
         _wait(app, lambda: True, settle_ms=150)
         shots.append(_save(window, outdir / f"{title.lower()}.png"))
+    shots.append(model_shot(app, window, outdir))
     window.show_tab("Corpus")
+    window.close()
+    return shots
+
+
+def model_shot(app, window, outdir: Path) -> Path:
+    """The Model tab: Small preset on a character tokenizer, a measured step time, and the
+    diagram's tooltip for the first attention box (painted in: tooltips are separate windows)."""
+    from PySide6.QtGui import QPainter
+    from PySide6.QtWidgets import QToolTip
+
+    window.tokenizer_tab.select_kind("char")
+    _wait(app, lambda: getattr(window.state.tokenizer, "kind", None) == "char")
+    window.show_tab("Model")
+    tab = next(t for t in window.tab_widgets if t.TITLE == "Model")
+    _wait(app, lambda: tab.ready and not tab.busy)
+    tab.select_preset("small")
+    tab.measure()
+    _wait(app, lambda: not tab.busy, timeout=600)
+    view = tab.diagram
+    box = view.box("attention", 0)
+    where = view.viewport().mapToGlobal(view.mapFromScene(box.sceneBoundingRect().center()))
+    QToolTip.showText(where, box.toolTip(), view.viewport())
+    _wait(app, lambda: True, settle_ms=500)
+    image = window.grab().toImage()
+    tips = [w for w in app.topLevelWidgets()
+            if w.isVisible() and w.metaObject().className() == "QTipLabel"]
+    if tips:
+        painter = QPainter(image)
+        painter.drawPixmap(window.mapFromGlobal(tips[0].pos()), tips[0].grab())
+        painter.end()
+    QToolTip.hideText()
+    path = outdir / "model.png"
+    image.save(str(path), "PNG")
+    if path.stat().st_size > 300 * 1024:
+        from PySide6.QtCore import Qt
+
+        image.convertToFormat(image.Format.Format_Indexed8, Qt.ThresholdDither).save(str(path), "PNG")
+    print(f"{path}  ({path.stat().st_size / 1024:.0f} KB)")
+    return path
+
+
+def take_attention(outdir: Path, run: str = "latest", size: tuple[int, int] = (1280, 800),
+                   text: str | None = None, head: tuple[int, int] = (1, 0), query: int | None = None,
+                   step: int | None = None) -> list[Path]:
+    """The Attention tab's README pictures, from a run already trained in PLAYGROUND_HOME:
+    attention-grid.png, attention-large.png, attention-math.png (the whole step-by-step column)
+    and embeddings.png. ``head`` is (layer, head), 0-based; ``query`` a token position."""
+    from PySide6.QtWidgets import QApplication
+
+    from playground.core.checkpoint import Run
+    from playground.gui.app import MainWindow, app_icon
+
+    app = QApplication.instance() or QApplication(["playground-screenshots"])
+    app.setWindowIcon(app_icon())
+    window = MainWindow()
+    window.resize(*size)
+    window.show()
+    _wait(app, lambda: not window.corpus_tab.busy and window.state.corpus is not None)
+    window.state.set_run(Run.open(run))
+    window.show_tab("Attention")
+    tab = window.tabs.currentWidget()
+
+    def ready() -> bool:
+        return tab.run is not None and not tab.busy and tab.shown_key == tab.current_key()
+
+    _wait(app, ready)
+    if step is not None:
+        tab.set_step(step)
+    if text is not None:
+        tab.set_text(text)
+    tab.layer, tab.head = head
+    if query is not None:
+        tab.query = query
+    outdir.mkdir(parents=True, exist_ok=True)
+    shots = []
+    for index, name in ((0, "attention-grid.png"), (1, "attention-large.png"), (3, None), (5, "embeddings.png")):
+        tab.views.setCurrentIndex(index)
+        if index == 1:
+            tab.select_head(*head)
+        _wait(app, ready, settle_ms=300)
+        if index == 1:  # a hover sentence, as a student sees it: the strongest cell of the query row
+            view = tab.head_view
+            row = query if query is not None else len(tab.ids) - 1
+            col = int(view.data[row][: row + 1].argmax())
+            from PySide6.QtCore import QPointF
+
+            view._mouse_moved(view.vb.mapViewToScene(QPointF(col + 0.5, row + 0.5)))
+            view.set_query(row)
+        if name is None:
+            if query is not None:
+                tab.math_view.set_query(query)
+            column = tab.math_view.widget()
+            column.grab()
+            _wait(app, lambda: True, settle_ms=200)
+            shots.append(_save(column, outdir / "attention-math.png"))
+        else:
+            shots.append(_save(window, outdir / name))
     window.close()
     return shots
 
