@@ -171,3 +171,116 @@ def overfitting(evals: Sequence, patience: int = 3) -> bool:
     val_rose = all(b[2] > a[2] for a, b in zip(window, window[1:]))
     train_fell = window[-1][1] < window[0][1]
     return bool(val_rose and train_fell)
+
+
+# --------------------------------------------------------------------------- for the Attention tab
+
+
+def pca_2d(matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Project the rows of an (N, C) matrix onto its two main directions of variation.
+
+    Returns (coords (N, 2), explained (2,)): ``explained`` is the share of the total variance
+    each axis carries. Eigenvectors of the C×C covariance rather than an SVD of the rows, so a
+    100k-token vocabulary costs one C×C matrix, not an N×N one. Each axis's sign is fixed (its
+    largest loading is positive) so the picture does not flip between two checkpoints for no
+    reason.
+    """
+    if hasattr(matrix, "detach"):
+        matrix = matrix.detach().float().cpu().numpy()
+    x = np.asarray(matrix, dtype=np.float64)  # (N, C)
+    if x.ndim != 2:
+        raise ValueError(f"expected an (N, C) matrix, got shape {x.shape}")
+    n, c = x.shape
+    coords = np.zeros((n, 2))
+    explained = np.zeros(2)
+    if n < 2 or c < 1:
+        return coords, explained
+    x = x - x.mean(axis=0, keepdims=True)  # (N, C)
+    cov = x.T @ x / (n - 1)  # (C, C)
+    values, vectors = np.linalg.eigh(cov)  # ascending
+    order = np.argsort(values)[::-1][:2]
+    axes = vectors[:, order]  # (C, k), k <= 2
+    signs = np.sign(axes[np.abs(axes).argmax(axis=0), np.arange(axes.shape[1])])
+    axes = axes * np.where(signs == 0, 1.0, signs)
+    k = axes.shape[1]
+    coords[:, :k] = x @ axes  # (N, k)
+    total = float(np.clip(values, 0, None).sum())
+    if total > 0:
+        explained[:k] = np.clip(values[order], 0, None) / total
+    return coords, explained
+
+
+def cosine_similarity(matrix) -> np.ndarray:
+    """(N, N) cosine similarity between the rows of an (N, C) matrix (zero rows give 0)."""
+    if hasattr(matrix, "detach"):
+        matrix = matrix.detach().float().cpu().numpy()
+    x = np.asarray(matrix, dtype=np.float64)  # (N, C)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)  # (N, 1)
+    unit = x / np.where(norms > 0, norms, 1.0)  # (N, C)
+    return np.clip(unit @ unit.T, -1.0, 1.0)  # (N, N)
+
+
+def attention_math(model, ids: Sequence[int], layer: int, head: int) -> dict:
+    """Every intermediate number of one head's attention, for the step-by-step view.
+
+    One forward pass through the model's capture path (``capture_head``) gives this head's
+    q, k, v and the weights the model really used; hooks on the layer's output projection W_O
+    record what went into it (all heads' outputs side by side) and what came out. The only
+    numbers computed here are the textbook intermediate steps — the scores q·k and their
+    scaling — which ``weights`` lets a test check: softmax(scores / √d_head, causal) == weights.
+
+    Returns numpy arrays (T = len(ids), D = d_head, C = d_model):
+    q, k, v (T, D); scores (T, T) = q·k for every pair, future keys included; scaled (T, T) =
+    scores / √D; allowed (T, T) bool causal mask; weights (T, T) this head's captured weights;
+    head_out (T, D) this head's output = weights @ v, read from W_O's input; concat (T, C) all
+    heads' outputs side by side; w_o (C, C) W_O as ``concat @ w_o`` uses it (in × out);
+    bias (C,) or None; out (T, C) what the attention block adds to the residual stream; and
+    ints d_head, n_head, layer, head, query positions = T.
+    """
+    import torch
+
+    cfg = model.config
+    if getattr(cfg, "arch", "gpt") != "gpt":
+        raise ValueError("only GPT models have attention heads")
+    proj = model.blocks[layer].attn.c_proj
+    seen: dict[str, torch.Tensor] = {}
+
+    def before(_module, args):
+        seen["concat"] = args[0][0].detach()  # (T, C) heads side by side, batch item 0
+
+    def after(_module, _args, output):
+        seen["out"] = output[0].detach()  # (T, C)
+
+    hooks = [proj.register_forward_pre_hook(before), proj.register_forward_hook(after)]
+    try:
+        device = next(model.parameters()).device
+        x = torch.tensor([list(ids)], dtype=torch.long, device=device)  # (1, T)
+        with torch.no_grad():
+            result = model(x, capture_head=(layer, head))
+    finally:
+        for h in hooks:
+            h.remove()
+
+    def np32(t) -> np.ndarray:
+        return t.detach().float().cpu().numpy()
+
+    q, k, v = (np32(result.qkv[name]) for name in ("q", "k", "v"))  # (T, D) each
+    D = q.shape[1]
+    T = q.shape[0]
+    scores = q.astype(np.float64) @ k.astype(np.float64).T  # (T, T) raw dot products
+    weight = proj.weight  # (C_out, C_in): torch stores W_O transposed
+    concat = np32(seen["concat"])  # (T, C)
+    return {
+        "q": q, "k": k, "v": v,
+        "scores": scores,
+        "scaled": scores / math.sqrt(D),
+        "allowed": np.tril(np.ones((T, T), dtype=bool)),
+        "weights": np32(result.attention[layer, head]),  # (T, T)
+        "head_out": concat[:, head * D:(head + 1) * D],  # (T, D)
+        "concat": concat,
+        "w_o": np32(weight).T,  # (C_in, C_out)
+        "bias": None if proj.bias is None else np32(proj.bias),  # (C,)
+        "out": np32(seen["out"]),  # (T, C)
+        "d_head": D, "n_head": cfg.n_head, "layer": layer, "head": head,
+    }
+

@@ -163,7 +163,13 @@ def take_attention(outdir: Path, run: str = "latest", size: tuple[int, int] = (1
     window.resize(*size)
     window.show()
     _wait(app, lambda: not window.corpus_tab.busy and window.state.corpus is not None)
-    window.state.set_run(Run.open(run))
+    the_run = Run.open(run)
+    source = the_run.corpus_record.get("source", "")
+    if source.startswith("builtin:") and window.state.corpus.source != source:
+        window.corpus_tab.load_spec(source)  # the status bar then names the run's own corpus
+        _wait(app, lambda: window.state.corpus.source == source and not window.corpus_tab.busy
+              and not window.tokenizer_tab.busy)
+    window.state.set_run(the_run)
     window.show_tab("Attention")
     tab = window.tabs.currentWidget()
 
@@ -175,7 +181,7 @@ def take_attention(outdir: Path, run: str = "latest", size: tuple[int, int] = (1
         tab.set_step(step)
     if text is not None:
         tab.set_text(text)
-    tab.layer, tab.head = head
+    tab.select_head(*head)
     if query is not None:
         tab.query = query
     outdir.mkdir(parents=True, exist_ok=True)
@@ -202,6 +208,82 @@ def take_attention(outdir: Path, run: str = "latest", size: tuple[int, int] = (1
             shots.append(_save(column, outdir / "attention-math.png"))
         else:
             shots.append(_save(window, outdir / name))
+    window.close()
+    return shots
+
+
+def take_generate(outdir: Path, size: tuple[int, int] = (1280, 800), prompt: str = "The small fox ") -> list[Path]:
+    """generate.png, generate-step.png and score.png of the Generate tab.
+
+    Uses the newest run of PLAYGROUND_HOME (train one first, e.g. ``playground train --corpus
+    builtin:grammar-lessons --preset small --iters 600``)::
+
+        xvfb-run -a -s "-screen 0 1280x800x24" python -c \
+            "from pathlib import Path; from playground.tools.screenshots import take_generate; \
+             take_generate(Path('docs/screenshots'))"
+    """
+    from PySide6.QtWidgets import QApplication
+
+    from playground.core import checkpoint
+    from playground.gui.app import MainWindow, app_icon
+
+    runs = checkpoint.list_runs()
+    if not runs:
+        raise SystemExit("No run in PLAYGROUND_HOME: train a model first.")
+    app = QApplication.instance() or QApplication(["playground-screenshots"])
+    app.setWindowIcon(app_icon())
+    window = MainWindow()
+    window.resize(*size)
+    window.show()
+    _wait(app, lambda: window.state.tokenizer is not None and not window.corpus_tab.busy)
+    window.state.set_run(runs[0])
+    window.show_tab("Generate")
+    tab = window.tab_widgets[[window.tabs.tabText(i) for i in range(window.tabs.count())].index("Generate")]
+    _wait(app, lambda: tab.cached_model(runs[0]) is not None and not tab.busy)
+    outdir.mkdir(parents=True, exist_ok=True)
+    shots = []
+
+    # Streaming text shaded by probability; the chart shows the least certain choice.
+    tab.prompt.setPlainText(prompt)
+    tab.temperature.setValue(0.8)
+    tab.top_k.setValue(8)
+    tab.seed.setValue(7)
+    tab.max_tokens.setValue(180)
+    tab.generate()
+    _wait(app, lambda: not tab.busy, settle_ms=100)
+    unsure = min(range(len(tab.steps)), key=lambda k: tab.steps[k].alternatives[0][2])
+    tab._token_clicked(len(tab.prompt_ids) + unsure)
+    _wait(app, lambda: True, settle_ms=300)
+    shots.append(_save(window, outdir / "generate.png"))
+
+    # Step mode: one token at a time; at an uncertain choice a bar is clicked (the student
+    # picks the token), then on to the next uncertain choice.
+    tab.clear_output()
+    tab.temperature.setValue(1.0)
+    tab.top_k.setValue(0)
+    tab.prompt.setPlainText("Anna sees ")
+
+    def step_until_unsure(least: int) -> None:
+        for _ in range(24):
+            tab.next_token()
+            _wait(app, lambda: not tab.busy)
+            if len(tab.steps) >= least and tab.proposal.alternatives[0][2] < 0.6:
+                return
+
+    step_until_unsure(1)
+    tab._bar_clicked(tab.proposal.alternatives[1][0])
+    _wait(app, lambda: not tab.busy)
+    step_until_unsure(len(tab.steps) + 2)
+    _wait(app, lambda: True, settle_ms=300)
+    shots.append(_save(window, outdir / "generate-step.png"))
+
+    # Score a text: an excerpt of the training text next to one of the validation text.
+    tab.pages.setCurrentIndex(1)
+    tab.score_edit.setPlainText("Tom sees the red fox. The foxes that sing like Anna.")
+    tab.score_train_vs_val()
+    _wait(app, lambda: not tab.busy, settle_ms=300)
+    shots.append(_save(window, outdir / "score.png"))
+    tab.pages.setCurrentIndex(0)
     window.close()
     return shots
 

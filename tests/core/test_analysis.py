@@ -9,6 +9,9 @@ import pytest
 import torch
 
 from playground.core.analysis import (
+    attention_math,
+    cosine_similarity,
+    pca_2d,
     head_pattern_scores,
     label_head,
     label_heads,
@@ -131,3 +134,66 @@ def test_overfitting_detection():
     # One dip in the middle resets the count.
     dip = healthy + [(400, 2.0, 2.65), (500, 1.8, 2.6), (600, 1.6, 2.7)]
     assert not overfitting(dip)
+
+
+# --------------------------------------------------------------------------- Attention tab helpers
+
+
+def test_pca_2d_finds_the_main_directions():
+    rng = np.random.default_rng(0)
+    t = rng.normal(size=200)
+    s = rng.normal(size=200)
+    # Points mostly along (1, 1, 0) (std 5), then along (0, 0, 1) (std 1), a little noise.
+    x = np.outer(5 * t, [1, 1, 0]) / np.sqrt(2) + np.outer(s, [0, 0, 1]) + 0.01 * rng.normal(size=(200, 3))
+    coords, explained = pca_2d(torch.tensor(x, dtype=torch.float32))
+    assert coords.shape == (200, 2)
+    assert abs(np.corrcoef(coords[:, 0], t)[0, 1]) > 0.999
+    assert abs(np.corrcoef(coords[:, 1], s)[0, 1]) > 0.99
+    assert explained[0] == pytest.approx(coords[:, 0].var() / (x - x.mean(0)).var(0).sum(), rel=1e-6)
+    assert explained[0] > 0.9 and explained.sum() <= 1.0
+    # The sign convention (largest loading positive) does not depend on the columns' order.
+    again, _ = pca_2d(x[:, [2, 0, 1]])
+    assert np.allclose(again, coords)
+
+
+def test_pca_2d_small_inputs():
+    coords, explained = pca_2d(np.ones((1, 4)))
+    assert coords.shape == (1, 2) and not explained.any()
+    coords, _ = pca_2d(np.array([[0.0], [2.0]]))  # one dimension: the second axis is 0
+    assert np.allclose(np.abs(coords[:, 0]), 1.0) and not coords[:, 1].any()
+
+
+def test_cosine_similarity():
+    sim = cosine_similarity(np.array([[1.0, 0.0], [0.0, 2.0], [3.0, 3.0], [0.0, 0.0]]))
+    assert sim[0, 0] == pytest.approx(1.0)
+    assert sim[0, 1] == pytest.approx(0.0)
+    assert sim[0, 2] == pytest.approx(1 / math.sqrt(2))
+    assert sim[3, 3] == 0.0
+
+
+def test_attention_math_reproduces_the_models_own_numbers():
+    from playground.core.model import ModelConfig, build_model
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(vocab_size=11, context_length=16, n_layer=2, n_head=2, d_model=16)
+    model = build_model(cfg).eval()
+    for p in model.parameters():  # larger weights: peaked attention, a stricter test
+        p.data.normal_(0, 0.5)
+    ids = [1, 4, 2, 9, 4, 2, 7, 1, 3]
+    T = len(ids)
+    with torch.no_grad():
+        full = model(torch.tensor([ids]), capture=True)
+    m = attention_math(model, ids, layer=1, head=1)
+    D = cfg.d_model // cfg.n_head
+    assert m["q"].shape == m["k"].shape == m["v"].shape == (T, D)
+    assert m["concat"].shape == m["out"].shape == (T, cfg.d_model)
+    assert m["w_o"].shape == (cfg.d_model, cfg.d_model)
+    assert np.allclose(m["weights"], full.attention[1, 1].numpy(), atol=1e-6)
+    # softmax(q·k / sqrt(d_head)) over the causal prefix is the model's weights.
+    expected = torch.softmax(torch.tensor(m["scaled"]).masked_fill(~torch.tensor(m["allowed"]), float("-inf")), -1)
+    assert np.allclose(expected.numpy(), m["weights"], atol=1e-5)
+    assert np.allclose(m["scaled"], m["scores"] / math.sqrt(D))
+    # The head's output is the weighted sum of the values; W_O maps all heads to the output.
+    assert np.allclose(m["head_out"], m["weights"] @ m["v"], atol=1e-5)
+    assert np.allclose(m["concat"] @ m["w_o"] + m["bias"], m["out"], atol=1e-5)
+    assert m["weights"][3, 4:].sum() == 0.0  # the causal mask: no weight on future keys
