@@ -71,19 +71,24 @@ def _python_docs() -> str:
 _COPY_ALPHABET = "abcdefghijklmnopqrstuvwxyz"
 
 
-def _copy_lessons(n_lines: int = 5000, seed: int = 1) -> str:
-    # Each line is a random segment written again and again ("qzk|qzk|qzk"). The first copy
-    # is unpredictable; every later letter is predicted by finding the earlier occurrence of
-    # the current letter and copying what came next: a previous-token head feeding an
-    # induction head. Short periods (2-4 letters) reward a previous-token head on their own,
-    # which is the stepping stone a Tiny model needs to find induction within a few hundred
-    # steps (measured: with segments of 8-20 letters written only twice it needed far more).
+def _copy_lessons(n_lines: int = 9000, seed: int = 1) -> str:
+    # Each line is a segment of letters written twice ("qzkvbn|qzkvbn"). The letters follow a
+    # fixed order-2 chain (each pair of letters allows only 3 next letters), so from the very
+    # first steps it pays to look at the previous token: that grows a previous-token head. In
+    # the second copy every letter is predicted exactly by finding the earlier occurrence of
+    # the current letter and copying what came after it: an induction head built on top.
+    # Measured with the Tiny preset: a previous-token head (0.86) and two induction heads
+    # (~0.5) after 750 steps; plain uniform letters grew neither within 3000 steps.
     rng = random.Random(seed)
+    letters = _COPY_ALPHABET
+    follows = {(a, b): rng.sample(letters, 3) for a in letters for b in letters}
     lines = []
     for _ in range(n_lines):
-        segment = "".join(rng.choices(_COPY_ALPHABET, k=rng.randint(2, 14)))
-        copies = max(2, -(-33 // (len(segment) + 1)))  # lines of at least 32 characters
-        lines.append("|".join([segment] * copies))
+        segment = rng.choices(letters, k=2)
+        for _ in range(rng.randint(6, 18)):
+            segment.append(rng.choice(follows[(segment[-2], segment[-1])]))
+        text = "".join(segment)
+        lines.append(f"{text}|{text}")
     return "\n".join(lines) + "\n"
 
 
@@ -199,8 +204,8 @@ BUILTINS: dict[str, BuiltinCorpus] = {
         BuiltinCorpus(
             name="copy-lessons",
             title="Copy lessons",
-            description="Lines of random letters written again and again ('qzkv|qzkv|qzkv'), "
-            "where only the repeats can be predicted.",
+            description="Lines of letters written twice ('qzkvbn|qzkvbn'): the first copy is "
+            "only partly predictable, the second copy exactly, by looking back.",
             look_for="In the Attention tab, look for a previous-token head in the first layer (a "
             "bright line just below the diagonal) and an induction head in the second: in a repeat, "
             "each letter looks at the letter just after its earlier occurrence.",

@@ -227,7 +227,8 @@ class Trainer:
         from playground.core.corpus import check_trainable
 
         T = self.model_cfg.context_length
-        check_trainable(n_train, len(ids) - n_train, T, cfg.batch_size)
+        check_trainable(n_train, len(ids) - n_train, T, cfg.batch_size, split=cfg.split,
+                        chars_per_token=len(self.corpus.text) / max(1, len(ids)))
         self.train_ids = ids[:n_train].to(self.device)  # (N_train,)
         self.val_ids = ids[n_train:].to(self.device)  # (N_val,)
         # Every window of T+1 tokens as a view: a batch is one gather, no per-row Python loop.
@@ -314,7 +315,7 @@ class Trainer:
     def _state(self) -> dict:
         rng = {"torch": torch.get_rng_state(), "python": _python_rng_state(), "batch": self.batch_gen.get_state(),
                "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []}
-        return {"step": self.step, "model": model_mod_state(self.model), "optimizer": self.optimizer.state_dict(),
+        return {"step": self.step, "model": _weights(self.model), "optimizer": self.optimizer.state_dict(),
                 "rng": rng, "val_loss": self.last_val_loss, "best_val_loss": self.best_val_loss,
                 "elapsed": self._elapsed()}
 
@@ -425,10 +426,10 @@ class Trainer:
         cfg, run = self.cfg, self._run
         self._t_start, self._paused, self._nan = time.perf_counter(), 0.0, False
         self._tps_fresh = True
-        for note in self.notes:
-            yield Note(self.step, note)
-        del self.notes[:]
         try:
+            for note in self.notes:
+                yield Note(self.step, note)
+            del self.notes[:]
             if resuming and self.step >= cfg.iters:
                 yield self._finish("done", f"Run '{run.name}' had already finished ({self.step} steps).",
                                    "finished")
@@ -488,15 +489,17 @@ class Trainer:
             try:
                 with self.autocast:
                     loss = self.forward(x, y).loss  # ()
+                loss.backward()
             except Exception as exc:
                 if self.forward is model or _is_oom(exc):
                     raise
-                self._compile_failed(exc)  # torch.compile fails lazily, at the first call
+                self._compile_failed(exc)  # torch.compile fails lazily, at the first forward/backward
                 yield Note(self.step, self.notes.pop())
                 self.forward = model
+                opt.zero_grad(set_to_none=True)
                 with self.autocast:
                     loss = model(x, y).loss  # ()
-            loss.backward()
+                loss.backward()
             loss_value = loss.item()  # the one host sync per step
             if not math.isfinite(loss_value):
                 self.step += 1
@@ -532,8 +535,8 @@ class Trainer:
                            f"Finished {cfg.iters} steps.", "finished")
 
 
-def model_mod_state(model: torch.nn.Module) -> dict:
-    return getattr(model, "_orig_mod", model).state_dict()
+def _weights(model: torch.nn.Module) -> dict:
+    return getattr(model, "_orig_mod", model).state_dict()  # torch.compile wraps the model
 
 
 def train_run(run: Run, corpus=None, **kwargs) -> list[Event]:

@@ -52,19 +52,28 @@ def test_unknown_builtin_lists_the_known_ones():
         assert f"builtin:{name}" in err.value.hint
 
 
-def test_copy_lessons_lines_are_repeats_of_one_segment():
+def test_copy_lessons_lines_are_a_segment_written_twice():
     lines = builtin_text("copy-lessons").splitlines()
-    assert len(lines) == 5000
+    assert len(lines) == 9000
     lengths = set()
     for line in lines:
-        parts = line.split("|")
-        assert len(parts) >= 2 and len(set(parts)) == 1  # the same segment, again and again
-        assert re.fullmatch(r"[a-z]{2,14}", parts[0])
-        assert len(line) >= 32
-        lengths.add(len(parts[0]))
-    assert lengths == set(range(2, 15))  # short periods (previous-token) and long (induction)
-    assert len(set(lines)) > 4900  # random, not a few memorisable lines
+        first, second = line.split("|")
+        assert first == second  # the second copy is predictable by looking back
+        assert re.fullmatch(r"[a-z]{8,20}", first)
+        lengths.add(len(first))
+    assert lengths == set(range(8, 21))
+    assert len(set(lines)) > 8900  # random, not a few memorisable lines
     assert set(builtin_text("copy-lessons")) == set("abcdefghijklmnopqrstuvwxyz|\n")
+
+
+def test_copy_lessons_letters_follow_an_order_2_chain():
+    """Each pair of letters allows at most 3 next letters: a previous-token head pays off."""
+    followers: dict[str, set[str]] = {}
+    for line in builtin_text("copy-lessons").splitlines():
+        seg = line.split("|")[0]
+        for i in range(2, len(seg)):
+            followers.setdefault(seg[i - 2:i], set()).add(seg[i])
+    assert max(len(v) for v in followers.values()) <= 3
 
 
 def test_copy_lessons_look_for_names_both_heads():
