@@ -128,6 +128,28 @@ def build_parser() -> argparse.ArgumentParser:
     bs.add_argument("--runs", type=int, default=3)
     bs.add_argument("--json", action="store_true")
     bs.set_defaults(func=cmd_bench_startup)
+    bgt = bsub.add_parser("gui-train", help="Train tab: tokens/s in the GUI vs headless, GUI lateness (offscreen)")
+    bgt.add_argument("--iters", type=int, default=300)
+    bgt.add_argument("--preset", default="small", help="model size (default small)")
+    bgt.add_argument("--corpus", default="builtin:python-docs")
+    bgt.add_argument("--batch", type=int, default=12)
+    bgt.add_argument("--eval-interval", type=int, default=100)
+    bgt.add_argument("--json", action="store_true")
+    bgt.set_defaults(func=cmd_bench_gui_train)
+    ba = bsub.add_parser("attention", help="Attention tab: grid redraw and checkpoint switch (ms)")
+    ba.add_argument("--repeats", type=int, default=7, help="measurements per number (median)")
+    ba.add_argument("--tokens", type=int, default=64, help="length of the text looked at")
+    ba.add_argument("--preset", default="small", help="model preset (default small: 4 layers x 4 heads)")
+    ba.add_argument("--json", action="store_true")
+    ba.set_defaults(func=cmd_bench_attention)
+    bgg = bsub.add_parser("gui-generate", help="Generate tab: ms to the first token shown, tokens/s (offscreen)")
+    bgg.add_argument("--runs", type=int, default=5)
+    bgg.add_argument("--tokens", type=int, default=200)
+    bgg.add_argument("--preset", default="small", help="model size (default small)")
+    bgg.add_argument("--train-iters", type=int, default=0,
+                     help="train briefly on builtin:python-docs first (default 0: random weights)")
+    bgg.add_argument("--json", action="store_true")
+    bgg.set_defaults(func=cmd_bench_gui_generate)
     return p
 
 
@@ -336,6 +358,28 @@ def cmd_bench_startup(args) -> int:
     from playground.gui import startup_bench
 
     print(json.dumps(startup_bench.measure(args.runs)))
+    return 0
+
+
+def cmd_bench_gui_generate(args) -> int:
+    from playground.gui import bench_gui_generate
+
+    print(json.dumps(bench_gui_generate.measure(args.runs, args.tokens, args.preset, args.train_iters)))
+    return 0
+
+
+def cmd_bench_attention(args) -> int:
+    from playground.gui import bench_attention
+
+    print(json.dumps(bench_attention.measure(args.repeats, args.tokens, args.preset)))
+    return 0
+
+
+def cmd_bench_gui_train(args) -> int:
+    from playground.gui import bench_gui_train
+
+    print(json.dumps(bench_gui_train.measure(args.iters, args.preset, args.corpus, args.batch,
+                                             args.eval_interval)))
     return 0
 
 

@@ -178,26 +178,28 @@ def stream_tokens(
     else:
         gen.manual_seed(int(cfg.seed))
     greedy = cfg.greedy or cfg.temperature == 0
+    plain = not greedy and cfg.temperature == 1 and cfg.top_k is None and (cfg.top_p is None or cfg.top_p >= 1)
     label = _Labels(tokenizer)
 
     was_training = model.training
     model.eval()
+    cache = KVCache(mcfg.n_layer, capacity=ctx) if use_cache and is_gpt else None
+    pending = list(window)  # tokens the cache has not seen yet
+    generated: list[int] = []
+    emitted = ""  # decoded text already handed out in TokenStep.text
     try:
-        with torch.inference_mode():
-            cache = KVCache(mcfg.n_layer, capacity=ctx) if use_cache and is_gpt else None
-            pending = list(window)  # tokens the cache has not seen yet
-            generated: list[int] = []
-            emitted = ""  # decoded text already handed out in TokenStep.text
-            for step in range(cfg.max_new_tokens):
-                if stop is not None and stop.is_set():
-                    return
+        for step in range(cfg.max_new_tokens):
+            if stop is not None and stop.is_set():
+                return
+            # inference_mode is thread-local state: enter it per step, never across a yield,
+            # or the consumer's own code (a training step...) would run inside it.
+            with torch.inference_mode():
                 feed = pending if cache is not None else window
                 x = torch.tensor([feed], dtype=torch.long, device=device)  # (1, T)
                 out = model(x, cache=cache, capture=capture, last_only=True)
                 logits = out.logits[0, -1].float().cpu()  # (V,)
-                probs = filter_probs(logits, cfg)  # (V,)
                 p_raw = F.softmax(logits, dim=-1)  # (V,) the model's own distribution (T = 1)
-
+                probs = p_raw if plain else filter_probs(logits, cfg)  # (V,)
                 if step in forced:
                     token, was_forced = int(forced[step]), True
                 elif greedy:
@@ -205,44 +207,46 @@ def stream_tokens(
                 else:
                     token, was_forced = int(torch.multinomial(probs, 1, generator=gen)), False
                 top = torch.topk(p_raw, min(N_ALTERNATIVES, V))  # values, indices: (15,) each
-                top_ids = top.indices.tolist()
                 top_sampled = probs[top.indices]  # (15,) the same tokens after the filters
                 alternatives = [
                     (i, label(i), pr, ps)
-                    for i, pr, ps in zip(top_ids, top.values.tolist(), top_sampled.tolist())
+                    for i, pr, ps in zip(top.indices.tolist(), top.values.tolist(), top_sampled.tolist())
                 ]
+                prob = float(probs[token])
+                row = out.attention[:, :, -1, :].float().cpu() if capture else None  # (n_layer, n_head, T)
+            # Cloned outside inference mode: the caller gets an ordinary tensor it may modify.
+            attention = row.clone() if row is not None else None  # (n_layer, n_head, T)
 
-                generated.append(token)
-                reset = len(window) + 1 > ctx
-                if reset:
-                    window = (window + [token])[-keep:]
-                    pending = list(window)
-                    if cache is not None:
-                        cache.reset()
-                else:
-                    window.append(token)
-                    pending = [token]
+            generated.append(token)
+            reset = len(window) + 1 > ctx
+            if reset:
+                window = (window + [token])[-keep:]
+                pending = list(window)
+                if cache is not None:
+                    cache.reset()
+            else:
+                window.append(token)
+                pending = [token]
 
-                decoded = tokenizer.decode(generated)
-                stable = decoded.rstrip("\ufffd")  # a multi-byte character still half-way: wait for the rest
-                if stable.startswith(emitted):
-                    text = stable[len(emitted):]
-                    emitted = stable
-                else:  # the decoder re-joined earlier text differently: fall back to the token alone
-                    text = tokenizer.decode([token])
-                    emitted = stable
-                yield TokenStep(
-                    id=token,
-                    label=label(token),
-                    text=text,
-                    prob=float(probs[token]),
-                    alternatives=alternatives,
-                    attention=out.attention[:, :, -1, :].float().cpu() if capture else None,  # (n_layer, n_head, T)
-                    window_reset=reset,
-                    forced=was_forced,
-                )
-                if cfg.stop_text and cfg.stop_text in decoded:
-                    return
+            decoded = tokenizer.decode(generated)
+            stable = decoded.rstrip("\ufffd")  # a multi-byte character still half-way: wait for the rest
+            if stable.startswith(emitted):
+                text = stable[len(emitted):]
+            else:  # the decoder re-joined earlier text differently: fall back to the token alone
+                text = tokenizer.decode([token])
+            emitted = stable
+            yield TokenStep(
+                id=token,
+                label=label(token),
+                text=text,
+                prob=prob,
+                alternatives=alternatives,
+                attention=attention,
+                window_reset=reset,
+                forced=was_forced,
+            )
+            if cfg.stop_text and cfg.stop_text in decoded:
+                return
     finally:
         model.train(was_training)
 

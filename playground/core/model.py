@@ -422,7 +422,7 @@ class CausalSelfAttention(nn.Module):
         layer: int,
         cache: KVCache | None,
         past: int,
-        allowed: Tensor,  # (T, S) bool: query i may look at key j
+        allowed: Tensor | None,  # (T, S) bool: query i may look at key j
         capture: bool,
     ) -> tuple[Tensor, Tensor | None, tuple[Tensor, Tensor, Tensor] | None]:
         B, T, C = x.shape
@@ -516,7 +516,8 @@ class GPT(nn.Module):
         if cfg.tie_weights:
             self.lm_head.weight = self.wte.weight  # (V, C) one matrix, read both ways
         # allowed[i, j]: position i may attend to position j <= i; sliced per call, never rebuilt.
-        self.register_buffer("causal", torch.ones(T, T, dtype=torch.bool).tril(), persistent=False)  # (T, T)
+        pos = torch.arange(T)  # (T,)
+        self.register_buffer("causal", pos[:, None] >= pos[None, :], persistent=False)  # (T, T) lower triangle
         self.apply(self._init_weights)
 
     def _init_weights(self, module: nn.Module) -> None:
@@ -568,22 +569,26 @@ class GPT(nn.Module):
                 hint="Shorten the input; generation keeps the last half of the window for you.",
             )
         S = past + T
-        allowed = self.causal[past:S, :S]  # (T, S)
+        # allowed[i, j]: query i (position past + i) may see key j. Only the capture path and a
+        # multi-token feed onto a filled cache need it; SDPA's is_causal covers the rest.
+        allowed = self.causal[past:S, :S] if capture or (past and T > 1) else None  # (T, S)
 
         x = self.wte(idx) + self._positions(past, T)  # (B, T, C)
         x = self.drop(x)  # (B, T, C)
         attention, hidden, qkv = [], [], None
         if capture:
-            hidden.append(x[0])  # (T, C)
+            hidden.append(x[0].detach())  # (T, C)
         for layer, block in enumerate(self.blocks):
             x, weights, layer_qkv = block(x, layer=layer, cache=cache, past=past, allowed=allowed, capture=capture)  # (B, T, C)
             if capture:
-                attention.append(weights[0])  # (H, T, S)
-                hidden.append(x[0])  # (T, C)
+                # Detached copies for display: the forward pass itself used `weights` above.
+                attention.append(weights[0].detach())  # (H, T, S)
+                hidden.append(x[0].detach())  # (T, C)
                 if capture_head is not None and layer == capture_head[0]:
                     q, k, v = layer_qkv  # (B, H, T|S, d_head)
                     h = capture_head[1]
-                    qkv = {"q": q[0, h], "k": k[0, h], "v": v[0, h], "layer": layer, "head": h}  # (T|S, d_head)
+                    qkv = {"q": q[0, h].detach(), "k": k[0, h].detach(), "v": v[0, h].detach(),
+                           "layer": layer, "head": h}  # (T|S, d_head) each
         if cache is not None:
             cache.length = S
         if last_only and targets is None:

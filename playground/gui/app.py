@@ -358,6 +358,11 @@ class MainWindow(QMainWindow):
         ini.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        # A tab may veto closing: the Train tab asks before it stops a running training.
+        for tab in self.tab_widgets:
+            if hasattr(tab, "confirm_close") and not tab.confirm_close():
+                event.ignore()
+                return
         self._closed = True
         self.save_window()
         for tab in self.tab_widgets:

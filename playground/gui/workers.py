@@ -38,13 +38,16 @@ _active: set["WorkerHandle"] = set()  # keeps handles (and their threads) alive 
 
 
 class _Reporter:
-    """What a job receives as ``progress``: call it with (done, total); ``.item(obj)`` streams."""
+    """What a job receives as ``progress``: call it with (done, total); ``.item(obj)`` streams;
+    ``.flush()`` sends the items held back by the throttle now (a job about to go quiet)."""
 
-    __slots__ = ("report", "item")
+    __slots__ = ("report", "item", "flush")
 
-    def __init__(self, report: ProgressFn, item: Callable[[Any], None]) -> None:
+    def __init__(self, report: ProgressFn, item: Callable[[Any], None],
+                 flush: Callable[[], None] = lambda: None) -> None:
         self.item = item
         self.report = report
+        self.flush = flush
 
     def __call__(self, done: int, total: int | None = None) -> None:
         self.report(done, total)
@@ -65,7 +68,7 @@ class _Worker(QObject):
         self._last_emit = 0.0
         self._pending: list[Any] = []
         self._last_flush = 0.0
-        self._reporter = _Reporter(self._report, self._item)
+        self._reporter = _Reporter(self._report, self._item, lambda: self._flush(time.monotonic()))
 
     def _item(self, obj: Any) -> None:
         self._pending.append(obj)

@@ -288,6 +288,39 @@ def take_generate(outdir: Path, size: tuple[int, int] = (1280, 800), prompt: str
     return shots
 
 
+def take_train(outdir: Path, size: tuple[int, int] = (1280, 800), iters: int = 2000,
+               at_step: int = 700) -> Path:
+    """The Train tab mid-training (Tiny preset, default corpus), crosshair on a step; then stops."""
+    from PySide6.QtCore import QPointF
+    from PySide6.QtWidgets import QApplication
+
+    from playground.gui.app import MainWindow, app_icon
+
+    app = QApplication.instance() or QApplication(["playground-screenshots"])
+    app.setWindowIcon(app_icon())
+    window = MainWindow()
+    window.resize(*size)
+    window.show()
+    _wait(app, lambda: window.state.tokenizer is not None and not window.corpus_tab.busy
+          and not window.tokenizer_tab.busy)
+    window.show_tab("Train")
+    tab = window.tabs.currentWidget()
+    tab.set_train_values(iters=iters, eval_interval=100, batch_size=16, warmup=100)
+    tab.start_training()
+    _wait(app, lambda: tab.current_step >= at_step and bool(tab.sample_text.toPlainText()), timeout=900,
+          settle_ms=300)
+    plot = tab.loss_plot
+    x = int(tab.current_step * 0.55)
+    vb = plot.loss.getPlotItem().vb
+    plot._mouse_moved((vb.mapViewToScene(QPointF(x, float(plot.steps.ys[x - 1]))),))
+    _wait(app, lambda: True, settle_ms=200)
+    shot = _save(window, outdir / "train.png")
+    tab.stop_training()
+    _wait(app, lambda: not tab.busy, timeout=120)
+    window.close()
+    return shot
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m playground.tools.screenshots",
                                      description=__doc__.splitlines()[0])

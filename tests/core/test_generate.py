@@ -14,6 +14,16 @@ from playground.core.generate import SamplingConfig, TokenStep, filter_probs, sc
 from playground.core.model import ModelConfig, build_model
 from playground.errors import ModelError, TokenizerError
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """These models are tiny: a second thread only adds synchronisation (and stalls badly
+    when other processes share the cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 ALPHABET = "\n abcdefghijklmnopqrstuvwxyz.,"
 
 
@@ -284,3 +294,13 @@ def test_score_text_slides_over_long_texts(model):
     assert score.perplexity == pytest.approx(math.exp(score.mean_loss))
     tiny = score_text(model, TOK, "a")
     assert math.isnan(tiny.mean_loss) and tiny.losses[0] != tiny.losses[0]
+
+
+def test_generation_does_not_leak_inference_mode_into_the_caller(model):
+    gen = stream_tokens(model, TOK, "the ", SamplingConfig(seed=0, max_new_tokens=3), capture_attention=True)
+    step = next(gen)
+    # Between steps the caller is back in normal autograd mode (it may be training).
+    assert not torch.is_inference_mode_enabled() and torch.is_grad_enabled()
+    step.attention.mul_(2)  # an ordinary tensor, not an inference tensor
+    assert not step.attention.is_inference()
+    gen.close()

@@ -3,7 +3,8 @@
 A tab is a QWidget class constructed as ``Tab(state, parent=None)`` with class attributes
 ``TITLE`` (the tab label) and ``AVAILABLE`` (False while the feature is not built yet: the tab
 is then disabled and shows what will come there). A tab may define ``requestTab = Signal(str)``
-to ask the window to switch tabs, and ``shutdown()`` to stop its work when the window closes.
+to ask the window to switch tabs, ``shutdown()`` to stop its work when the window closes, and
+``confirm_close() -> bool`` to be asked first (False keeps the window open).
 """
 
 from __future__ import annotations

@@ -1,0 +1,131 @@
+"""The training child process: batching, pause markers, errors relayed, no orphan process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+
+from playground.core import checkpoint, tokenizers
+from playground.core import corpus as corpus_mod
+from playground.core.model import ModelConfig
+from playground.core.train import Finished, Step, TrainConfig
+from playground.errors import CorpusError
+from playground.gui import training_process as tp
+
+WAIT_MS = 120_000  # a spawned child imports torch: seconds on a busy 2-core machine
+
+
+class FakeConn:
+    def __init__(self, broken: bool = False) -> None:
+        self.sent: list[list] = []
+        self.broken = broken
+
+    def send(self, obj) -> None:
+        if self.broken:
+            raise BrokenPipeError
+        self.sent.append(list(obj))
+
+
+def tiny_run(corpus, iters: int = 40, **train) -> checkpoint.Run:
+    tok = tokenizers.train_tokenizer("char", corpus.text)
+    cfg = ModelConfig(vocab_size=tok.vocab_size, context_length=16, n_layer=1, n_head=2, d_model=32)
+    tcfg = TrainConfig(iters=iters, batch_size=4, warmup=2, eval_interval=iters, eval_iters=2,
+                       sample_tokens=0, **train)
+    return checkpoint.Run.create("proc-test", cfg, tcfg, corpus.record(tcfg.split), tok)
+
+
+def test_outbox_batches_steps_and_flushes_other_events():
+    stop = threading.Event()
+    conn = FakeConn()
+    out = tp._Outbox(conn, stop)
+    out.last = 10**9  # "just sent": Steps wait for the next batch
+    for i in range(1, 6):
+        out.put(Step(i, 1.0, 1e-3, 100.0))
+    assert conn.sent == []
+    out.put(Finished("done", 5, "ok"), flush=True)
+    assert len(conn.sent) == 1 and [type(e).__name__ for e in conn.sent[0]] == ["Step"] * 5 + ["Finished"]
+
+
+def test_outbox_broken_pipe_means_stop():
+    stop = threading.Event()
+    out = tp._Outbox(FakeConn(broken=True), stop)
+    out.put(Step(1, 1.0, 1e-3, 1.0), flush=True)
+    assert out.broken and stop.is_set()
+    out.put(Step(2, 1.0, 1e-3, 1.0), flush=True)  # no exception once broken
+
+
+def test_pause_probe_reports_transitions_once():
+    stop, pause = threading.Event(), threading.Event()
+    conn = FakeConn()
+    out = tp._Outbox(conn, stop)
+    probe = tp._PauseProbe(pause, out)
+    probe.step = lambda: 7
+    assert probe.is_set() is False and conn.sent == []
+    pause.set()
+    assert probe.is_set() and probe.is_set()
+    pause.clear()
+    assert probe.is_set() is False
+    assert conn.sent == [[tp.Paused(7)], [tp.Resumed(7)]]
+
+
+def test_child_error_comes_back_as_playground_error(qtbot):
+    corpus = corpus_mod.from_text("tiny text. " * 3)  # far too short for one batch
+    run = tiny_run(corpus)
+    errors, events = [], []
+    job = tp.TrainingJob(run.path, corpus, on_events=events.extend, on_error=errors.append)
+    qtbot.waitUntil(lambda: not job.running, timeout=WAIT_MS)
+    assert len(errors) == 1 and isinstance(errors[0], CorpusError)
+    assert "too small to train on" in errors[0].message and errors[0].hint
+    assert not tp.pid_alive(job.pid)
+
+
+HELPER = textwrap.dedent("""
+    import os, sys
+    from PySide6.QtCore import QCoreApplication
+
+    def main():
+        app = QCoreApplication([])
+        from playground.core import checkpoint
+        from playground.gui.training_process import TrainingJob
+
+        run = checkpoint.Run.open(sys.argv[1])
+        seen = []
+
+        def on_events(batch):
+            seen.extend(batch)
+
+        job = TrainingJob(run.path, None, on_events=on_events)
+        while sum(type(e).__name__ == "Step" for e in seen) < 5:
+            app.processEvents()
+            job.wait(20)
+        print("child", job.pid, flush=True)
+        os.kill(os.getpid(), 9)  # the GUI process dies without any cleanup
+
+    if __name__ == "__main__":
+        main()
+""")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL semantics")
+def test_no_orphan_when_the_gui_process_is_killed(qtbot, tmp_path):
+    corpus = corpus_mod.load("builtin:grammar-lessons")
+    run = tiny_run(corpus, iters=100_000)
+    script = tmp_path / "helper.py"
+    script.write_text(HELPER)
+    proc = subprocess.run([sys.executable, str(script), str(run.path)], capture_output=True, text=True,
+                          timeout=WAIT_MS / 1000, env=os.environ.copy())
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    pid = int(proc.stdout.split("child")[1].split()[0])
+    # The child notices (control pipe EOF), stops after a step, saves, and exits by itself.
+    qtbot.waitUntil(lambda: not tp.pid_alive(pid), timeout=60_000)
+    run = checkpoint.Run(run.path)
+    assert run.status == "stopped"
+    saved = run.load_latest()["step"]
+    assert saved >= 5 and run.step == saved
+    assert run.load_model() is not None
