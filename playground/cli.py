@@ -219,19 +219,9 @@ def _download_with_bar(url: str | None):
 
 def _model_config(args, vocab_size: int):
     """A preset (default tiny) with any explicitly given fields replaced."""
-    import dataclasses
-
     from playground.core import model as model_mod
 
-    cfg = model_mod.preset(args.preset or "tiny", vocab_size)
-    overrides = {
-        "n_layer": args.n_layer, "n_head": args.n_head, "d_model": args.d_model,
-        "context_length": args.context, "dropout": args.dropout,
-        "positional": args.positional, "activation": args.activation,
-    }
-    cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
-    cfg.validate()
-    return cfg
+    return model_mod.configure(args.preset or "tiny", vocab_size, **model_mod.overrides_from_args(args))
 
 
 def _stop_on_ctrl_c(stop: threading.Event) -> None:

@@ -8,7 +8,6 @@ evaluations are left out.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import statistics
 import tempfile
@@ -40,15 +39,8 @@ def _scratch_home() -> Iterator[None]:
 
 
 def _config_from(args, vocab_size: int) -> model_mod.ModelConfig:
-    cfg = model_mod.preset(getattr(args, "preset", None) or "small", vocab_size)
-    overrides = {
-        "n_layer": args.n_layer, "n_head": args.n_head, "d_model": args.d_model,
-        "context_length": args.context, "dropout": args.dropout,
-        "positional": args.positional, "activation": args.activation,
-    }
-    cfg = dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
-    cfg.validate()
-    return cfg
+    return model_mod.configure(getattr(args, "preset", None) or "small", vocab_size,
+                               **model_mod.overrides_from_args(args))
 
 
 def bench_train(args) -> dict:

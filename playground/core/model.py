@@ -650,3 +650,19 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
         {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
         {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
     ]
+
+
+def configure(preset_name: str, vocab_size: int, **overrides) -> ModelConfig:
+    """A preset with the fields given (not None) replaced, validated: what the CLI builds."""
+    import dataclasses as _dc
+
+    cfg = _dc.replace(preset(preset_name, vocab_size), **{k: v for k, v in overrides.items() if v is not None})
+    cfg.validate()
+    return cfg
+
+
+def overrides_from_args(args) -> dict:
+    """The model fields an argparse namespace (train/bench options) sets."""
+    return {"n_layer": args.n_layer, "n_head": args.n_head, "d_model": args.d_model,
+            "context_length": args.context, "dropout": args.dropout,
+            "positional": args.positional, "activation": args.activation}
