@@ -65,3 +65,14 @@ def configure_tiktoken_cache() -> Path:
     if _home() is not None or "TIKTOKEN_CACHE_DIR" not in os.environ:
         os.environ["TIKTOKEN_CACHE_DIR"] = str(path)
     return Path(os.environ["TIKTOKEN_CACHE_DIR"])
+
+
+def configure_compile_cache() -> Path:
+    """Keep torch.compile's generated code in our cache folder instead of the system temp dir,
+    so a second run starts in seconds and nothing is written outside PLAYGROUND_HOME."""
+    path = cache_dir() / "torch-compile"
+    path.mkdir(parents=True, exist_ok=True)
+    for var, sub in (("TORCHINDUCTOR_CACHE_DIR", path), ("TRITON_CACHE_DIR", path / "triton")):
+        if _home() is not None or var not in os.environ:
+            os.environ[var] = str(sub)
+    return path

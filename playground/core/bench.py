@@ -70,6 +70,7 @@ def bench_train(args) -> dict:
                 raise RuntimeError(ev.message)
             last = time.perf_counter()
         device = run.info.get("device", "cpu")
+        compiled = trainer.forward is not trainer.model  # False when compile was off or fell back
     ms = statistics.median(step_times) * 1000 if step_times else float("nan")
     return {
         "tokens_per_s": round(args.batch * cfg.context_length / (ms / 1000), 1) if step_times else None,
@@ -81,7 +82,7 @@ def bench_train(args) -> dict:
         "corpus": args.corpus, "tokenizer": args.tokenizer, "vocab_size": tok.vocab_size,
         "n_layer": cfg.n_layer, "n_head": cfg.n_head, "d_model": cfg.d_model,
         "context": cfg.context_length, "dropout": cfg.dropout, "batch": args.batch,
-        "seed": args.seed, "compile": bool(args.compile),
+        "seed": args.seed, "compile": bool(args.compile), "compiled": compiled,
         "recipe": "AdamW lr 1e-3 betas (0.9, 0.99) wd 0.1, warmup 100, cosine to 1e-4, clip 1.0",
     }
 

@@ -274,6 +274,11 @@ class Trainer:
     def _maybe_compile(self):
         if not self.cfg.compile:
             return self.model
+        from playground.paths import configure_compile_cache
+
+        configure_compile_cache()
+        self.notes.append("Compiling the model: the first step waits for it (up to a minute the first "
+                          "time, seconds after that); the steps after it run faster.")
         try:
             return torch.compile(self.model)
         except Exception as exc:  # noqa: BLE001 - any failure means: train uncompiled

@@ -101,6 +101,7 @@ def test_bench_train_keys(playground_home):
                 "torch_threads", "n_layer", "n_head", "d_model", "context", "batch", "dropout"):
         assert key in result, key
     assert result["iters"] == 3 and result["device"] == "cpu"
+    assert result["compile"] is False and result["compiled"] is False
     assert result["val_loss"] > 0 and result["train_loss"] > 0
     assert not (playground_home / "data" / "runs" / "bench").exists()  # benches leave no runs behind
 

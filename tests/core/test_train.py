@@ -5,11 +5,13 @@ from __future__ import annotations
 import errno
 import math
 import multiprocessing
+import shutil
 import threading
 
 import pytest
 import torch
 
+from playground import paths
 from playground.core import model as model_mod
 from playground.core.checkpoint import Run
 from playground.core.corpus import from_text, load_file
@@ -287,10 +289,25 @@ def test_compile_failure_falls_back_with_a_note(monkeypatch):
     monkeypatch.setattr(torch, "compile", broken_compile)
     run, corpus = make_run("compiled", iters=4, eval_interval=100, compile=True)
     events = list(Trainer(run, corpus).run())
-    notes = [e for e in events if isinstance(e, Note)]
-    assert len(notes) == 1 and "no C++ compiler" in notes[0].message
+    notes = [e.message for e in events if isinstance(e, Note)]
+    assert len(notes) == 2 and notes[0].startswith("Compiling the model") and "no C++ compiler" in notes[1]
     assert [s.loss for s in steps(events)] == plain
     assert events[-1].reason == "done"
+
+
+@pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None,
+                    reason="torch.compile on the CPU needs a C++ compiler")
+@pytest.mark.timeout(300)
+def test_compiled_training_matches_eager_and_caches_in_our_folder():
+    plain_run, corpus = make_run("plain", iters=3, eval_interval=100)
+    plain = [s.loss for s in steps(Trainer(plain_run, corpus).run())]
+    run, corpus = make_run("compiled", iters=3, eval_interval=100, compile=True)
+    events = list(Trainer(run, corpus).run())
+    notes = [e.message for e in events if isinstance(e, Note)]
+    assert len(notes) == 1 and notes[0].startswith("Compiling the model")  # no fallback note
+    assert [s.loss for s in steps(events)] == pytest.approx(plain, rel=1e-4)  # fused kernels round differently
+    cache = paths.cache_dir() / "torch-compile"
+    assert any(cache.rglob("*.py")), "torch.compile wrote its code outside PLAYGROUND_HOME"
 
 
 def test_changed_or_vanished_corpus_is_refused(tmp_path):

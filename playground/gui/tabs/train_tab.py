@@ -20,6 +20,7 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFormLayout,
     QFrame,
@@ -203,6 +204,11 @@ class TrainTab(QWidget):
                               "save a checkpoint and write a sample.", 10)
         self.seed_box = _spin(0, 2_000_000_000, 1337, "Seed: the starting point of the random numbers "
                               "(initial weights, batches). Same seed and settings = the same training.")
+        self.compile_box = QCheckBox("Compile the model (faster steps)")
+        self.compile_box.setToolTip("Let PyTorch compile the model into fused code (torch.compile): each "
+                                    "step then runs about 10% faster on a CPU and more on a GPU, but "
+                                    "training starts 5-60 s later while it compiles. Worth it for long "
+                                    "runs; if compiling is not possible here, training goes on without it.")
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("automatic (corpus-size-date)")
         self.name_edit.setToolTip("A name for this run, so you can find it in the runs list later")
@@ -213,6 +219,7 @@ class TrainTab(QWidget):
         form.addRow("Evaluate every:", self.eval_box)
         form.addRow("Seed:", self.seed_box)
         form.addRow("Run name:", self.name_edit)
+        form.addRow(self.compile_box)
         self.defaults_button = QPushButton("Sensible defaults for this size")
         self.defaults_button.setToolTip("Fill in settings that suit the chosen model's size "
                                         "(learning rate, batch, warmup, steps)")
@@ -421,7 +428,7 @@ class TrainTab(QWidget):
         self.stop_button.setEnabled(phase in ("starting", "training", "pausing", "paused"))
         editable = phase == "idle"
         for w in (self.iters_box, self.batch_box, self.lr_box, self.warmup_box, self.eval_box,
-                  self.seed_box, self.name_edit, self.defaults_button):
+                  self.seed_box, self.name_edit, self.compile_box, self.defaults_button):
             w.setEnabled(editable)
         self.banner_resume.setEnabled(phase == "idle")
 
@@ -457,7 +464,8 @@ class TrainTab(QWidget):
         min_lr = lr / 10  # the cosine decays to a tenth, as in nanoGPT
         cfg = TrainConfig(iters=self.iters_box.value(), batch_size=self.batch_box.value(), lr=lr,
                           min_lr=min_lr, warmup=self.warmup_box.value(), eval_interval=self.eval_box.value(),
-                          seed=self.seed_box.value(), split=self.state.split)
+                          seed=self.seed_box.value(), split=self.state.split,
+                          compile=self.compile_box.isChecked())
         cfg.validate()
         return cfg
 
