@@ -188,14 +188,14 @@ def activation_floats(cfg: ModelConfig, batch_size: int) -> int:
 
 # The C allocator keeps freed blocks of the step's churn (glibc raises its mmap threshold
 # after the first big free, so later activations live in a heap that is not trimmed):
-# measured peak RSS ran 1.25-1.7x the live tensor bytes of the activations.
+# measured peak anonymous memory ran 1.25-1.7x the live tensor bytes of the activations.
 ALLOCATOR_SLACK = 1.5
 
 
 def memory_estimate(cfg: ModelConfig, batch_size: int) -> int:
     """Bytes one fp32 training step needs: weights, gradients, AdamW's two moments, activations.
 
-    Tested against the measured peak (RSS growth of a fresh process running training
+    Tested against the measured peak (growth of a fresh process's anonymous memory over training
     steps, tests/core/test_model.py): within 30% at two sizes, one dominated by the
     activations and one by the weights.
     """
