@@ -148,10 +148,22 @@ def model_shot(app, window, outdir: Path) -> Path:
 
 def take_attention(outdir: Path, run: str = "latest", size: tuple[int, int] = (1280, 800),
                    text: str | None = None, head: tuple[int, int] = (1, 0), query: int | None = None,
-                   step: int | None = None) -> list[Path]:
+                   step: int | None = None, embeddings_run: str | None = None) -> list[Path]:
     """The Attention tab's README pictures, from a run already trained in PLAYGROUND_HOME:
     attention-grid.png, attention-large.png, attention-math.png (the whole step-by-step column)
-    and embeddings.png. ``head`` is (layer, head), 0-based; ``query`` a token position."""
+    and embeddings.png (of ``embeddings_run`` when given: prose shows letter groups best).
+    ``head`` is (layer, head), 0-based; ``query`` a token position. The README's pictures::
+
+        export PLAYGROUND_HOME=/tmp/shots
+        playground train --corpus builtin:copy-lessons --tokenizer char --preset tiny \\
+            --iters 1500 --batch 32 --lr 3e-3 --name copy-lessons-tiny
+        playground train --corpus builtin:python-docs --tokenizer char --preset tiny \\
+            --iters 2000 --batch 32 --lr 3e-3 --name python-docs-tiny
+        xvfb-run -a -s "-screen 0 1280x800x24" python -c "from pathlib import Path; \\
+            from playground.tools.screenshots import take_attention; \\
+            take_attention(Path('docs/screenshots'), 'copy-lessons-tiny', head=(1, 1), query=27, \\
+            text='xzpigselifddhsv|xzpigselifddhsv\\ncblwtavd', embeddings_run='python-docs-tiny')"
+    """
     from PySide6.QtWidgets import QApplication
 
     from playground.core.checkpoint import Run
@@ -163,20 +175,23 @@ def take_attention(outdir: Path, run: str = "latest", size: tuple[int, int] = (1
     window.resize(*size)
     window.show()
     _wait(app, lambda: not window.corpus_tab.busy and window.state.corpus is not None)
-    the_run = Run.open(run)
-    source = the_run.corpus_record.get("source", "")
-    if source.startswith("builtin:") and window.state.corpus.source != source:
-        window.corpus_tab.load_spec(source)  # the status bar then names the run's own corpus
-        _wait(app, lambda: window.state.corpus.source == source and not window.corpus_tab.busy
-              and not window.tokenizer_tab.busy)
-    window.state.set_run(the_run)
     window.show_tab("Attention")
     tab = window.tabs.currentWidget()
 
     def ready() -> bool:
         return tab.run is not None and not tab.busy and tab.shown_key == tab.current_key()
 
-    _wait(app, ready)
+    def open_run(name: str) -> None:
+        the_run = Run.open(name)
+        source = the_run.corpus_record.get("source", "")
+        if source.startswith("builtin:") and window.state.corpus.source != source:
+            window.corpus_tab.load_spec(source)  # the status bar then names the run's own corpus
+            _wait(app, lambda: window.state.corpus.source == source and not window.corpus_tab.busy
+                  and not window.tokenizer_tab.busy)
+        window.state.set_run(the_run)
+        _wait(app, ready)
+
+    open_run(run)
     if step is not None:
         tab.set_step(step)
     if text is not None:
@@ -187,6 +202,8 @@ def take_attention(outdir: Path, run: str = "latest", size: tuple[int, int] = (1
     outdir.mkdir(parents=True, exist_ok=True)
     shots = []
     for index, name in ((0, "attention-grid.png"), (1, "attention-large.png"), (3, None), (5, "embeddings.png")):
+        if index == 5 and embeddings_run is not None:
+            open_run(embeddings_run)
         tab.views.setCurrentIndex(index)
         if index == 1:
             tab.select_head(*head)
