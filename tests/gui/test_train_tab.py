@@ -213,6 +213,13 @@ def test_bad_learning_rate_is_an_inline_message(tab):
     assert checkpoint.list_runs() == []
 
 
+def test_compile_box_sets_the_training_config(tab):
+    assert not tab.compile_box.isChecked() and tab.train_config().compile is False  # off: starts at once
+    tab.compile_box.setChecked(True)
+    assert tab.train_config().compile is True
+    assert "torch.compile" in tab.compile_box.toolTip()
+
+
 def test_sensible_defaults_follow_the_model_size(tab):
     from playground.core.model import preset
 
