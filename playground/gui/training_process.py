@@ -249,6 +249,23 @@ class TrainingJob:
         send.close()  # our copies of the child's ends: EOF on `receive` once the child is gone
         ctrl_child.close()
         failure: ChildFailed | None = None
+
+        def relay() -> bool:
+            """Pass one batch from the child on to the GUI; False once the pipe is closed."""
+            nonlocal failure
+            try:
+                batch = receive.recv()
+            except (EOFError, OSError):
+                return False
+            for event in batch:
+                if isinstance(event, ChildFailed):
+                    failure = event  # raised below, once the child has ended
+                    continue
+                if type(event).__name__ == "Finished":
+                    self.finished = event
+                progress.item(event)
+            return True
+
         try:
             while True:
                 if cancel.is_set() and not self.stop_event.is_set():
@@ -258,32 +275,14 @@ class TrainingJob:
                     if time.monotonic() - self._stop_asked_at > STOP_GRACE_S:
                         break  # terminated below
                 if receive.poll(POLL_S):
-                    try:
-                        batch = receive.recv()
-                    except (EOFError, OSError):
+                    if not relay():
                         break
-                    for event in batch:
-                        if isinstance(event, ChildFailed):
-                            failure = event
-                            continue
-                        if type(event).__name__ == "Finished":
-                            self.finished = event
-                        progress.item(event)
                     # The child already batches (≤ ~30/s): relay each batch at once, so a
                     # trailing Paused marker is not held back while the child is quiet.
                     progress.flush()
                 elif not proc.is_alive():
-                    while receive.poll():  # whatever it sent just before exiting
-                        try:
-                            batch = receive.recv()
-                        except (EOFError, OSError):
-                            break
-                        for event in batch:
-                            if isinstance(event, ChildFailed):
-                                failure = event
-                            else:
-                                self.finished = event if type(event).__name__ == "Finished" else self.finished
-                                progress.item(event)
+                    while receive.poll() and relay():  # whatever it sent just before exiting
+                        pass
                     break
         finally:
             proc.join(10 if self.finished is not None or failure is not None else 2)

@@ -14,14 +14,7 @@ from playground.core.generate import SamplingConfig, TokenStep, filter_probs, sc
 from playground.core.model import ModelConfig, build_model
 from playground.errors import ModelError, TokenizerError
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These models are tiny: a second thread only adds synchronisation (and stalls badly
-    when other processes share the cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one torch thread (conftest.py)
 
 
 ALPHABET = "\n abcdefghijklmnopqrstuvwxyz.,"

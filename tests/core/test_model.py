@@ -32,14 +32,7 @@ from playground.core.model import (
 )
 from playground.errors import ModelError
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These models are tiny: a second thread only adds synchronisation (and stalls badly
-    when other processes share the cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one torch thread (conftest.py)
 
 
 TINY = ModelConfig(vocab_size=11, context_length=12, n_layer=2, n_head=2, d_model=16)

@@ -227,31 +227,39 @@ class ArchDiagram(QGraphicsView):
         return (f"{shape('batch', cfg.context_length, cfg.d_model)} = "
                 f"(batch, T, d_model)")
 
+    def _input(self, T: int, predicts: str, ids_shape: str, key: str, title: str, sub: str,
+               tip: str) -> float:
+        """Token ids, an arrow, then the box that turns each id into numbers (both models start
+        so); returns the y just below that box."""
+        half = CENTER_W / 2
+        self._box(("tokens", None), QRectF(X_S - half, 0.0, CENTER_W, BOX_H), "io",
+                  "Token ids", shape("batch", T),
+                  self._tip("Input: token ids",
+                            f"The model reads a batch of sequences, each T = {T} token ids long. "
+                            f"At every position it {predicts} the token that comes next.",
+                            [ids_shape]))
+        y = BOX_H + 22
+        self._arrow([(X_S, BOX_H), (X_S, y)])
+        self._box((key, None), QRectF(X_S - half, y, CENTER_W, BOX_H), "embed", title, sub, tip)
+        return y + BOX_H
+
     # ------------------------------------------------------------------ GPT
     def _draw_gpt(self, cfg: Any) -> None:
         n = self._names(cfg)
         T, C, V, H, D, L = n["T"], n["C"], n["V"], n["H"], n["D"], n["L"]
         stream = self._stream_shape(cfg)
         half = CENTER_W / 2
-        y = 0.0
 
         # --- input: tokens, embedding + position
-        self._box(("tokens", None), QRectF(X_S - half, y, CENTER_W, BOX_H), "io",
-                  "Token ids", shape("batch", T),
-                  self._tip("Input: token ids",
-                            f"The model reads a batch of sequences, each T = {T} token ids long. "
-                            "At every position it will predict the token that comes next.",
-                            [f"{shape('batch', T)} = (batch, T) whole numbers from 0 to {V - 1}"]))
-        y += BOX_H
-        self._arrow([(X_S, y), (X_S, y + 22)])
-        y += 22
-        self._box(("embedding", None), QRectF(X_S - half, y, CENTER_W, BOX_H), "embed",
-                  "Token embedding", f"{V:,} × {C} table",
-                  self._tip("Token embedding",
-                            f"Each token id picks its own row of a learned table with {V:,} rows, "
-                            f"so the id becomes a vector of d_model = {C} numbers. Tokens used in "
-                            "similar ways end up with similar vectors during training.",
-                            [f"{shape('batch', T)} → {stream}"]))
+        y = self._input(T, "will predict",
+                        f"{shape('batch', T)} = (batch, T) whole numbers from 0 to {V - 1}",
+                        "embedding", "Token embedding", f"{V:,} × {C} table",
+                        self._tip("Token embedding",
+                                  f"Each token id picks its own row of a learned table with {V:,} "
+                                  f"rows, so the id becomes a vector of d_model = {C} numbers. "
+                                  "Tokens used in similar ways end up with similar vectors during "
+                                  "training.",
+                                  [f"{shape('batch', T)} → {stream}"]))
         pos_x = X_S + half + 20
         learned = cfg.positional == "learned"
         pos_tip = (
@@ -261,12 +269,12 @@ class ArchDiagram(QGraphicsView):
                if learned else
                "Here they are a fixed pattern of sine and cosine waves: nothing to learn.")
         )
-        self._box(("positions", None), QRectF(pos_x, y, 150, BOX_H), "pos",
+        # the position box sits beside the embedding, its bottom at the same y
+        self._box(("positions", None), QRectF(pos_x, y - BOX_H, 150, BOX_H), "pos",
                   "Position", "learned" if learned else "sinusoidal (fixed)",
                   self._tip("Position encoding", pos_tip,
                             [f"{shape(T, C)} = (T, d_model), the same for every sequence "
                              "in the batch"]))
-        y += BOX_H
         add_y = y + 26
         self._arrow([(X_S, y), (X_S, add_y - ADD_R)])
         self._arrow([(pos_x + 75, y), (pos_x + 75, add_y), (X_S + ADD_R, add_y)])
@@ -398,24 +406,13 @@ class ArchDiagram(QGraphicsView):
     # ------------------------------------------------------------------ bigram
     def _draw_bigram(self, cfg: Any) -> None:
         T, V = cfg.context_length, cfg.vocab_size
-        half = CENTER_W / 2
-        y = 0.0
-        self._box(("tokens", None), QRectF(X_S - half, y, CENTER_W, BOX_H), "io",
-                  "Token ids", shape("batch", T),
-                  self._tip("Input: token ids",
-                            f"The model reads a batch of sequences, each T = {T} token ids long. "
-                            "At every position it predicts the token that comes next.",
-                            [f"{shape('batch', T)} = (batch, T)"]))
-        y += BOX_H
-        self._arrow([(X_S, y), (X_S, y + 22)])
-        y += 22
-        self._box(("table", None), QRectF(X_S - half, y, CENTER_W, BOX_H), "embed",
-                  "Lookup table", f"{V:,} × {V:,} scores",
-                  self._tip("Bigram lookup table",
-                            f"A bigram model is one table of {V:,} × {V:,} learned numbers: the "
-                            "row of the current token holds the scores for the next one. It sees "
-                            "only one token, so it cannot use any context.",
-                            [f"{shape('batch', T)} → {shape('batch', T, V)} = (batch, T, vocab)"]))
-        y += BOX_H
+        y = self._input(T, "predicts", f"{shape('batch', T)} = (batch, T)",
+                        "table", "Lookup table", f"{V:,} × {V:,} scores",
+                        self._tip("Bigram lookup table",
+                                  f"A bigram model is one table of {V:,} × {V:,} learned numbers: "
+                                  "the row of the current token holds the scores for the next one. "
+                                  "It sees only one token, so it cannot use any context.",
+                                  [f"{shape('batch', T)} → {shape('batch', T, V)} = "
+                                   "(batch, T, vocab)"]))
         self._arrow([(X_S, y), (X_S, y + 22)])
         self._softmax(cfg, y + 22)

@@ -11,7 +11,8 @@ hover away: the tab supplies the tooltip text through ``tip_provider``.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from contextlib import contextmanager
+from typing import Callable, Iterator, Sequence
 
 from PySide6.QtCore import QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFontMetrics, QLinearGradient, QPainter, QPen
@@ -65,35 +66,29 @@ class ShadedTokenView(TokenView):
         self.follow_end = True  # keep the newest token in sight while streaming
 
     # -- data --------------------------------------------------------------------------------
-    def set_shaded(
-        self,
-        ids: Sequence[int],
-        labels: Sequence[str],
-        values: Sequence[float | None],
-        *,
-        resets: set[int] | None = None,
-    ) -> None:
+    @contextmanager
+    def _keep_end(self) -> Iterator[None]:
+        """Scroll to the end after the change when the view was at the end before it."""
+        bar = self.verticalScrollBar()
+        at_end = bar.value() >= bar.maximum() - 2
+        yield
+        if self.follow_end and at_end:
+            bar.setValue(bar.maximum())  # scrolls the painted pixels (scrollContentsBy)
+
+    def set_shaded(self, ids: Sequence[int], labels: Sequence[str], values: Sequence[float | None],
+                   *, resets: set[int] | None = None) -> None:
         """Show the tokens; ``values[i]`` in [0, 1] shades box i (None: neutral grey)."""
         if len(values) != len(ids):
             raise ValueError("one value per token is needed")
-        bar = self.verticalScrollBar()
-        at_end = bar.value() >= bar.maximum() - 2
-        self._values = list(values)
-        self._resets = set(resets or ())
-        self._outside = set()
-        self._fills = [self._fill_of(i) for i in range(len(self._values))]
-        self.set_tokens(ids, labels)
-        if self.follow_end and at_end:
-            bar.setValue(bar.maximum())
+        with self._keep_end():
+            self._values = list(values)
+            self._resets = set(resets or ())
+            self._outside = set()
+            self._fills = [self._fill_of(i) for i in range(len(self._values))]
+            self.set_tokens(ids, labels)
 
-    def append_shaded(
-        self,
-        ids: Sequence[int],
-        labels: Sequence[str],
-        values: Sequence[float | None],
-        *,
-        resets: set[int] | None = None,
-    ) -> None:
+    def append_shaded(self, ids: Sequence[int], labels: Sequence[str], values: Sequence[float | None],
+                      *, resets: set[int] | None = None) -> None:
         """Add tokens at the end; only the new boxes are laid out and painted (streaming)."""
         if not (len(ids) == len(labels) == len(values)):
             raise ValueError("ids, labels and values differ in length")
@@ -103,22 +98,20 @@ class ShadedTokenView(TokenView):
             self.set_shaded(self._ids + list(ids), self._labels + list(labels), self._values + list(values),
                             resets=self._resets | set(resets or ()))
             return
-        bar = self.verticalScrollBar()
-        at_end = bar.value() >= bar.maximum() - 2
         start = len(self._ids)
-        self._ids += [int(i) for i in ids]
-        self._labels += [str(lab) for lab in labels]
-        self._values += list(values)
-        self._fills += [self._fill_of(i) for i in range(start, len(self._values))]
-        self._resets |= set(resets or ())
-        self.total_tokens = len(self._ids)
-        self._layout_tail(start)
-        if self.follow_end and at_end:
-            bar.setValue(bar.maximum())  # scrolls the painted pixels (scrollContentsBy)
+        with self._keep_end():
+            self._ids += [int(i) for i in ids]
+            self._labels += [str(lab) for lab in labels]
+            self._values += list(values)
+            self._fills += [self._fill_of(i) for i in range(start, len(self._values))]
+            self._resets |= set(resets or ())
+            self.total_tokens = len(self._ids)
+            self._layout_tail(start)
         dirty = self._rects[start].united(self._rects[-1])
         dirty.setLeft(0)
         dirty.setRight(self.viewport().width())
-        self.viewport().update(dirty.adjusted(-4, -4, 4, 4).translated(0, -bar.value()))
+        offset = self.verticalScrollBar().value()
+        self.viewport().update(dirty.adjusted(-4, -4, 4, 4).translated(0, -offset))
 
     def _layout_tail(self, start: int) -> None:
         """Place boxes ``start:`` after the existing ones (the same rules as TokenView's layout)."""
@@ -179,11 +172,9 @@ class ShadedTokenView(TokenView):
     def _fit_pending(self) -> None:
         pending = self.pending_rect()
         if pending is not None and pending.bottom() + self.GAP + 1 > self._content_height:
-            bar = self.verticalScrollBar()
-            follow = bar.value() >= bar.maximum() - 2
-            bar.setRange(0, max(0, pending.bottom() + self.GAP + 1 - self.viewport().height()))
-            if follow and self.follow_end:
-                bar.setValue(bar.maximum())
+            with self._keep_end():
+                bar = self.verticalScrollBar()
+                bar.setRange(0, max(0, pending.bottom() + self.GAP + 1 - self.viewport().height()))
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
         super().resizeEvent(event)
@@ -226,28 +217,13 @@ class ShadedTokenView(TokenView):
         # scrolls a little with every batch of tokens).
         self.viewport().scroll(dx, dy)
 
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt API
-        painter = QPainter(self.viewport())
-        painter.setRenderHint(QPainter.Antialiasing)
-        painter.setFont(self.font())
-        offset = self.verticalScrollBar().value()
-        if not self._rects and self.placeholder:
-            painter.setPen(self.palette().placeholderText().color())
-            painter.drawText(self.viewport().rect().adjusted(8, 8, -8, -8),
-                             Qt.AlignLeft | Qt.TextWordWrap, self.placeholder)
-            return
-        visible = event.rect().translated(0, offset)
+    def _paint_boxes(self, painter: QPainter, visible: QRect, offset: int) -> None:
         frame_pen = QPen(QColor(0, 0, 0, 50))
         focus_pen = QPen(QColor(FOCUS_PEN), 3)
         reset_pen = QPen(QColor(RESET_PEN), 2, Qt.DashLine)
         outside_text = QColor("#9a9a9a")
         text_pens: dict[int, QColor] = {}
-        for i, rect in enumerate(self._rects):
-            if rect.bottom() < visible.top():
-                continue
-            if rect.top() > visible.bottom():
-                break
-            r = rect.translated(0, -offset)
+        for i, r in self._visible_boxes(visible, offset):
             fill = self._fills[i] if i < len(self._fills) else QColor(NEUTRAL_FILL)
             painter.setBrush(fill)
             painter.setPen(focus_pen if i == self.focus_index else frame_pen)

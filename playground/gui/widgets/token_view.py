@@ -7,7 +7,7 @@ a box shows its position, id and text. ``ids`` is the exact list of ids shown (t
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
@@ -145,16 +145,23 @@ class TokenView(QAbstractScrollArea):
             painter.drawText(self.viewport().rect().adjusted(8, 8, -8, -8),
                              Qt.AlignLeft | Qt.TextWordWrap, self.placeholder)
             return
-        visible = event.rect().translated(0, offset)
-        text_pen = QPen(QColor("#111111"))
-        frame_pen = QPen(QColor(0, 0, 0, 60))
-        highlight_pen = QPen(QColor(HIGHLIGHT_PEN), 2)
+        self._paint_boxes(painter, event.rect().translated(0, offset), offset)
+
+    def _visible_boxes(self, visible: QRect, offset: int) -> Iterator[tuple[int, QRect]]:
+        """(index, viewport rect) of the boxes that meet ``visible`` (content coordinates)."""
         for i, rect in enumerate(self._rects):
             if rect.bottom() < visible.top():
                 continue
             if rect.top() > visible.bottom():
-                break
-            r = rect.translated(0, -offset)
+                break  # rows are in order: nothing further down is visible
+            yield i, rect.translated(0, -offset)
+
+    def _paint_boxes(self, painter: QPainter, visible: QRect, offset: int) -> None:
+        """Paint the boxes in ``visible``; subclasses override this to fill them their own way."""
+        text_pen = QPen(QColor("#111111"))
+        frame_pen = QPen(QColor(0, 0, 0, 60))
+        highlight_pen = QPen(QColor(HIGHLIGHT_PEN), 2)
+        for i, r in self._visible_boxes(visible, offset):
             if i in self._unknown:
                 fill = QColor(UNKNOWN_FILL)
             else:
