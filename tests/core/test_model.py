@@ -29,6 +29,7 @@ from playground.core.model import (
     param_groups,
     pick_device,
     preset,
+    sinusoidal_table,
 )
 from playground.errors import ModelError
 
@@ -107,6 +108,19 @@ def test_config_dict_round_trip():
     assert ModelConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
     with pytest.raises(ModelError, match="Unknown model setting"):
         ModelConfig.from_dict({**cfg.to_dict(), "n_experts": 8})
+
+
+def test_sinusoidal_table_is_scaled_and_old_runs_keep_their_scale():
+    cfg = replace(TINY, positional="sinusoidal")
+    assert cfg.sinusoidal_amplitude == 0.1  # new runs: positions as loud as token embeddings
+    m = build_model(cfg)
+    torch.testing.assert_close(m.pos_table, 0.1 * sinusoidal_table(TINY.context_length, TINY.d_model))
+    saved_before = {k: v for k, v in cfg.to_dict().items() if k != "sinusoidal_amplitude"}
+    old = ModelConfig.from_dict(saved_before)  # a run.json written before the setting existed
+    assert old.sinusoidal_amplitude == 1.0
+    torch.testing.assert_close(build_model(old).pos_table, sinusoidal_table(TINY.context_length, TINY.d_model))
+    with pytest.raises(ModelError, match="amplitude"):
+        replace(cfg, sinusoidal_amplitude=0.0).validate()
 
 
 def test_init_follows_nanogpt():

@@ -220,7 +220,8 @@ class EmbeddingView(QWidget):
             self.pos_sentence.setText(
                 "Each row is the vector added to the token at that position. These are not learned: "
                 "sine and cosine waves, fast ones in the left columns, slow ones on the right, so "
-                "every position gets its own pattern.")
+                "every position gets its own pattern (scaled down, so they do not drown the "
+                "token vectors).")
         else:
             self.pos_plot.setTitle("Position embeddings (learned)", size="10pt")
             self.pos_sentence.setText(
