@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import types
 
 import numpy as np
 import pytest
@@ -218,6 +219,12 @@ def test_compile_box_sets_the_training_config(tab):
     tab.compile_box.setChecked(True)
     assert tab.train_config().compile is True
     assert "torch.compile" in tab.compile_box.toolTip()
+    # While the first step compiles, the status line says so; the first step clears it.
+    tab.run = types.SimpleNamespace(name="demo")
+    tab.handle_events([train.Note(0, "Compiling the model: the first step waits for it.")])
+    assert tab.status_label.text().startswith("Compiling the model")
+    tab.handle_events([train.Step(1, 4.1, 1e-3, 900.0)])
+    assert tab.status_label.text() == "Training run demo (compiled)."
 
 
 def test_sensible_defaults_follow_the_model_size(tab):

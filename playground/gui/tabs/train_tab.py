@@ -632,6 +632,8 @@ class TrainTab(QWidget):
             kind = type(ev).__name__
             if kind == "Step":
                 self.current_step = ev.it
+                if self.status_label.text().startswith("Compiling the model"):  # the first step ran: done
+                    self.status_label.setText(f"Training run {self.run.name} (compiled).")
             elif kind == "Eval":
                 self.current_step = max(self.current_step, ev.it)
                 self._eval_done(ev)
