@@ -58,13 +58,19 @@ def trash_dir() -> Path:
     return path
 
 
+def _point_env(var: str, path: Path) -> Path:
+    """Set a library's cache variable to our folder: always under PLAYGROUND_HOME (nothing may
+    land outside it), otherwise only when the user has not chosen one. Returns the one in use."""
+    if _home() is not None or var not in os.environ:
+        os.environ[var] = str(path)
+    return Path(os.environ[var])
+
+
 def configure_tiktoken_cache() -> Path:
     """Point tiktoken's download cache into our cache folder (read by tiktoken at load time)."""
     path = cache_dir() / "tiktoken"
     path.mkdir(parents=True, exist_ok=True)
-    if _home() is not None or "TIKTOKEN_CACHE_DIR" not in os.environ:
-        os.environ["TIKTOKEN_CACHE_DIR"] = str(path)
-    return Path(os.environ["TIKTOKEN_CACHE_DIR"])
+    return _point_env("TIKTOKEN_CACHE_DIR", path)
 
 
 def configure_compile_cache() -> Path:
@@ -72,7 +78,5 @@ def configure_compile_cache() -> Path:
     so a second run starts in seconds and nothing is written outside PLAYGROUND_HOME."""
     path = cache_dir() / "torch-compile"
     path.mkdir(parents=True, exist_ok=True)
-    for var, sub in (("TORCHINDUCTOR_CACHE_DIR", path), ("TRITON_CACHE_DIR", path / "triton")):
-        if _home() is not None or var not in os.environ:
-            os.environ[var] = str(sub)
-    return path
+    _point_env("TRITON_CACHE_DIR", path / "triton")
+    return _point_env("TORCHINDUCTOR_CACHE_DIR", path)

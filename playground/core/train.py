@@ -141,6 +141,10 @@ class Finished:
 
 Event = Step | Eval | Checkpointed | Sample | Note | Finished
 
+# Noted before the first step when compiling; the Train tab clears it once a step has run.
+COMPILING_NOTE = ("Compiling the model: the first step waits for it (up to a minute the first time, "
+                  "seconds after that); the steps after it run faster.")
+
 
 def _is_oom(exc: BaseException) -> bool:
     if isinstance(exc, getattr(torch, "OutOfMemoryError", ())):
@@ -277,8 +281,7 @@ class Trainer:
         from playground.paths import configure_compile_cache
 
         configure_compile_cache()
-        self.notes.append("Compiling the model: the first step waits for it (up to a minute the first "
-                          "time, seconds after that); the steps after it run faster.")
+        self.notes.append(COMPILING_NOTE)
         try:
             return torch.compile(self.model)
         except Exception as exc:  # noqa: BLE001 - any failure means: train uncompiled

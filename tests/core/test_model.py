@@ -197,8 +197,9 @@ print(json.dumps({"measured": peak - file_after - anon_before, "estimate": memor
 def test_memory_estimate_within_30_percent_of_measured_peak():
     """Measured = growth of the peak anonymous memory over what was there before the step, in
     a fresh process each, after a warm-up step on a toy model. (Total RSS also counted library
-    pages mapped in, more when the page cache was warm: 70 MB more inside the full suite.) Two sizes: one dominated by
-    activations (long context, big batch, narrow), one by weights and AdamW state."""
+    pages mapped in, more when the page cache was warm: 70 MB more inside the full suite.)
+    Two sizes: one dominated by activations (long context, big batch, narrow), one by
+    weights and AdamW state."""
     cases = [
         (ModelConfig(vocab_size=65, context_length=256, n_layer=2, n_head=2, d_model=64), 48),
         (ModelConfig(vocab_size=65, context_length=32, n_layer=4, n_head=4, d_model=512), 2),

@@ -18,6 +18,7 @@ from playground.core.corpus import from_text, load_file
 from playground.core.model import ForwardResult, ModelConfig
 from playground.core.tokenizers import CharTokenizer
 from playground.core.train import (
+    COMPILING_NOTE,
     Checkpointed,
     Eval,
     Finished,
@@ -290,7 +291,7 @@ def test_compile_failure_falls_back_with_a_note(monkeypatch):
     run, corpus = make_run("compiled", iters=4, eval_interval=100, compile=True)
     events = list(Trainer(run, corpus).run())
     notes = [e.message for e in events if isinstance(e, Note)]
-    assert len(notes) == 2 and notes[0].startswith("Compiling the model") and "no C++ compiler" in notes[1]
+    assert len(notes) == 2 and notes[0] == COMPILING_NOTE and "no C++ compiler" in notes[1]
     assert [s.loss for s in steps(events)] == plain
     assert events[-1].reason == "done"
 
@@ -304,7 +305,7 @@ def test_compiled_training_matches_eager_and_caches_in_our_folder():
     run, corpus = make_run("compiled", iters=3, eval_interval=100, compile=True)
     events = list(Trainer(run, corpus).run())
     notes = [e.message for e in events if isinstance(e, Note)]
-    assert notes[0].startswith("Compiling the model")
+    assert notes[0] == COMPILING_NOTE
     if len(notes) > 1:  # e.g. no Python headers for the generated C++: the fallback is tested above
         pytest.skip(notes[1])
     assert [s.loss for s in steps(events)] == pytest.approx(plain, rel=1e-4)  # fused kernels round differently

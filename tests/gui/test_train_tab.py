@@ -221,8 +221,8 @@ def test_compile_box_sets_the_training_config(tab):
     assert "torch.compile" in tab.compile_box.toolTip()
     # While the first step compiles, the status line says so; the first step clears it.
     tab.run = types.SimpleNamespace(name="demo")
-    tab.handle_events([train.Note(0, "Compiling the model: the first step waits for it.")])
-    assert tab.status_label.text().startswith("Compiling the model")
+    tab.handle_events([train.Note(0, train.COMPILING_NOTE)])
+    assert tab.status_label.text() == train.COMPILING_NOTE
     tab.handle_events([train.Step(1, 4.1, 1e-3, 900.0)])
     assert tab.status_label.text() == "Training run demo (compiled)."
 

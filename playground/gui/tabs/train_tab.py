@@ -111,6 +111,7 @@ class TrainTab(QWidget):
         self.job: TrainingJob | None = None
         self.run: checkpoint.Run | None = None  # the run being trained (or last trained)
         self.phase = "idle"  # idle | starting | training | pausing | paused | stopping
+        self._compiling = False  # the status line says the model is compiling
         self.current_step = 0
         self.start_step = 0
         self.total_iters = 0
@@ -632,7 +633,8 @@ class TrainTab(QWidget):
             kind = type(ev).__name__
             if kind == "Step":
                 self.current_step = ev.it
-                if self.status_label.text().startswith("Compiling the model"):  # the first step ran: done
+                if self._compiling:  # the first compiled step has run
+                    self._compiling = False
                     self.status_label.setText(f"Training run {self.run.name} (compiled).")
             elif kind == "Eval":
                 self.current_step = max(self.current_step, ev.it)
@@ -645,6 +647,9 @@ class TrainTab(QWidget):
                                           "same start each time")
                 self.sample_text.setPlainText(ev.text.lstrip("\n"))  # it starts from a newline
             elif kind == "Note":
+                from playground.core.train import COMPILING_NOTE  # torch loads with the first run
+
+                self._compiling = ev.message == COMPILING_NOTE
                 self.status_label.setText(ev.message)
             elif kind == "Started":
                 if self.phase == "starting":
