@@ -267,7 +267,7 @@ def cmd_train(args) -> int:
     if args.resume:
         run = checkpoint.Run.open(args.resume)
         corpus = corpus_mod.verify_record(run.info["corpus"])
-        if args.iters:
+        if args.iters is not None:
             run.update(train={**run.info["train"], "iters": args.iters})
         trainer = train.Trainer(run, corpus, stop=stop, resume=True)
     else:
@@ -279,7 +279,8 @@ def cmd_train(args) -> int:
         tcfg = train.TrainConfig(**{k: v for k, v in {
             "iters": args.iters, "batch_size": args.batch, "lr": args.lr, "warmup": args.warmup,
             "eval_interval": args.eval_interval, "seed": args.seed, "split": args.split,
-            "device": args.device, "compile": args.compile}.items() if v not in (None, False)})
+            "device": args.device, "compile": args.compile}.items() if v is not None})  # 0 is a value
+        tcfg.validate()  # before the run folder exists: a bad number leaves nothing behind
         model_mod.check_fits(cfg, tcfg.batch_size)
         run = checkpoint.Run.create(args.name, cfg, tcfg, corpus.record(tcfg.split), tok)
         trainer = train.Trainer(run, corpus, stop=stop)

@@ -85,6 +85,18 @@ def test_train_then_generate(playground_home):
     assert again.stdout == gen.stdout  # seeded: repeatable
 
 
+def test_zero_is_a_value_not_a_missing_option(playground_home):
+    out = play("train", "--corpus", "builtin:grammar-lessons", *TINY, "--iters", "0", "--name", "zero",
+               "--quiet", home=playground_home)
+    assert_user_error(out, "Iterations", "0")
+    assert not (playground_home / "data" / "runs" / "zero").exists()  # refused before anything is written
+    out = play("train", "--corpus", "builtin:grammar-lessons", *TINY, "--iters", "2", "--batch", "2",
+               "--warmup", "0", "--name", "nowarm", "--quiet", home=playground_home)
+    assert out.returncode == 0, out.stderr
+    info = json.loads((playground_home / "data" / "runs" / "nowarm" / "run.json").read_text())
+    assert info["train"]["warmup"] == 0  # was silently replaced by the default 100
+
+
 def test_unknown_prompt_character(playground_home):
     play("train", "--corpus", "builtin:grammar-lessons", *TINY, "--iters", "2", "--batch", "2",
          "--name", "r", "--quiet", home=playground_home)
