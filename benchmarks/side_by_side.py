@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import statistics
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -74,20 +72,23 @@ def nanogpt_stepper(nanogpt_dir: str, text: str, iters: int):
 
 def our_steps(corpus_path: str, iters: int, compile_: bool):
     """Our Trainer's event stream, advanced one training step per next()."""
-    os.environ["PLAYGROUND_HOME"] = tempfile.mkdtemp(prefix="side-by-side-")
-    from playground.core import checkpoint, corpus, model, tokenizers, train
+    from playground.bench import scratch_home
+    from playground.core import checkpoint, config, corpus, events, tokenizers, train
 
-    text = corpus.load(corpus_path)
-    tok = tokenizers.train_tokenizer("char", text.text)
-    cfg = model.configure("small", tok.vocab_size, dropout=0.0)
-    tcfg = train.TrainConfig(iters=iters, batch_size=B, eval_interval=iters, eval_iters=100,
-                             sample_tokens=0, compile=compile_)
-    events = train.Trainer(checkpoint.Run.create("ours", cfg, tcfg, text.record(0.9), tok), text).run()
-    for event in events:
-        if isinstance(event, train.Step):
-            yield
-        elif isinstance(event, train.Eval) and event.it:
-            print(f"ours at step {event.it}: train loss {event.train_loss:.4f}, val loss {event.val_loss:.4f}")
+    with scratch_home("side-by-side-"):  # the run is not kept
+        text = corpus.load(corpus_path)
+        tok = tokenizers.train_tokenizer("char", text.text)
+        cfg = config.configure("small", tok.vocab_size, dropout=0.0)
+        tcfg = config.TrainConfig(iters=iters, batch_size=B, eval_interval=iters, eval_iters=100,
+                                  sample_tokens=0, compile=compile_)
+        stream = train.Trainer(checkpoint.Run.create("ours", cfg, tcfg, text.record(0.9), tok), text).run()
+        for event in stream:
+            match event:
+                case events.Step():
+                    yield
+                case events.Eval() if event.it:
+                    print(f"ours at step {event.it}: train loss {event.train_loss:.4f}, "
+                          f"val loss {event.val_loss:.4f}")
 
 
 def main() -> None:

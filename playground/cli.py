@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 import traceback
-from typing import Sequence
+from collections.abc import Sequence
 
 from playground import __version__
 from playground.errors import PlaygroundError
@@ -70,16 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--url", help="download from this address instead of the usual one")
     d.set_defaults(func=cmd_download)
 
-    t = sub.add_parser("train", help="train a model (a new run, or --resume one)")
+    t = sub.add_parser("train", help="train a model (a new run, or --resume one)",
+                       epilog=_training_defaults_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("--corpus", help="a text file or folder, builtin:NAME, or download:tiny-shakespeare")
     t.add_argument("--tokenizer", default="char", choices=["char", "word", "bpe", "cl100k", "gpt2"])
     t.add_argument("--vocab-size", type=int, help="vocabulary size for bpe (and the cap for word)")
     _add_model_args(t)
-    t.add_argument("--iters", type=int, help="training steps (default 2000; with --resume: the new total)")
-    t.add_argument("--batch", type=int, help="sequences per step (default 12)")
-    t.add_argument("--lr", type=float, help="peak learning rate (default 1e-3)")
-    t.add_argument("--warmup", type=int, help="warm-up steps (default 100)")
-    t.add_argument("--eval-interval", type=int, help="evaluate and checkpoint every N steps")
+    t.add_argument("--iters", type=int, help="training steps (default: by model size, below; "
+                   "with --resume: the new total)")
+    t.add_argument("--batch", type=int, help="sequences per step (default: by model size)")
+    t.add_argument("--lr", type=float, help="peak learning rate (default: by model size)")
+    t.add_argument("--warmup", type=int, help="warm-up steps (default: by model size)")
+    t.add_argument("--eval-interval", type=int, help="evaluate and checkpoint every N steps (default: by model size)")
     t.add_argument("--seed", type=int, help="random seed (default 1337)")
     t.add_argument("--split", type=float, help="fraction of the text used for training (default 0.9)")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
@@ -156,72 +158,76 @@ def build_parser() -> argparse.ArgumentParser:
 # ----------------------------------------------------------------------------- helpers
 
 
-class ProgressBar:
-    """A one-line progress bar on stderr (plain lines when stderr is not a terminal)."""
+def _progress_bar(total: int | None, desc: str, *, enabled: bool = True, **kw):
+    """A tqdm bar on stderr (stdout stays for results). Off a terminal, tqdm's lines are
+    throttled to one every few seconds so a redirected log stays short."""
+    from tqdm import tqdm
 
-    def __init__(self, total: int, label: str, enabled: bool = True) -> None:
-        self.total, self.label, self.enabled = max(total, 1), label, enabled
-        self.tty = sys.stderr.isatty()
-        self._last_pct = -1
-
-    def update(self, done: int, extra: str = "") -> None:
-        if not self.enabled:
-            return
-        frac = min(max(done / self.total, 0.0), 1.0)
-        pct = int(frac * 100)
-        if self.tty:
-            filled = int(frac * 30)
-            sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {pct:3d}% {extra}\033[K")
-            sys.stderr.flush()
-        elif pct // 10 != self._last_pct // 10:
-            sys.stderr.write(f"{self.label} {pct:3d}% {extra}\n")
-        self._last_pct = pct
-
-    def message(self, text: str) -> None:
-        if self.enabled:
-            sys.stderr.write(("\r\033[K" if self.tty else "") + text + "\n")
-
-    def close(self) -> None:
-        if self.enabled and self.tty:
-            sys.stderr.write("\n")
+    tty = sys.stderr.isatty()
+    return tqdm(total=total, desc=desc, file=sys.stderr, disable=not enabled, dynamic_ncols=tty,
+                mininterval=0.1 if tty else 5.0, **kw)
 
 
-def _load_corpus(spec: str | None):
+def _say(bar, text: str) -> None:
+    """One line above the bar (the bar is redrawn below it); nothing when the bar is off."""
+    if not bar.disable:
+        bar.write(text, file=sys.stderr)
+
+
+def _load_corpus(spec: str | None, *, quiet: bool = False):
     from playground.core import corpus as corpus_mod
 
     if not spec:
         raise PlaygroundError("No corpus given.", "add --corpus builtin:grammar-lessons, a file path, "
                               "or download:tiny-shakespeare; 'playground corpora' lists the built-ins")
     if spec == "download:tiny-shakespeare":
-        path = _download_with_bar(None)
+        path = _download_with_bar(None, quiet=quiet)
         return corpus_mod.load_file(path)
     return corpus_mod.load(spec)
 
 
-def _download_with_bar(url: str | None):
+def _download_with_bar(url: str | None, *, quiet: bool = False):
     from playground.core import download
 
     cached = download.cached_tiny_shakespeare()
     if cached is not None:
         return cached
-    bar = ProgressBar(1, "downloading")
+    with _progress_bar(None, "downloading", enabled=not quiet, unit="B", unit_scale=True) as bar:
 
-    def progress(done: int, total: int | None) -> None:
-        if total:
-            bar.total = total
-            bar.update(done, f"{done / 1e6:.1f} MB")
+        def progress(done: int, total: int | None) -> None:
+            if total and bar.total != total:
+                bar.total = total
+            bar.update(done - bar.n)
 
-    try:
         return download.download_tiny_shakespeare(url=url, progress=progress)
-    finally:
-        bar.close()
 
 
-def _model_config(args, vocab_size: int):
-    """A preset (default tiny) with any explicitly given fields replaced."""
-    from playground.core import model as model_mod
+def _training_defaults_help() -> str:
+    """The Train tab's defaults per preset (one rule, core.config.training_defaults), for --help."""
+    from playground.core import config
 
-    return model_mod.configure(args.preset or "tiny", vocab_size, **model_mod.overrides_from_args(args))
+    lines = ["defaults by model size (the app's Train tab uses the same; for a character tokenizer, 65 tokens):"]
+    for name in config.PRESETS:
+        values, _why = config.training_defaults(config.preset(name, 65 if name != "gpt2-124m" else 50257))
+        lines.append(f"  {name:<10} --iters {values['iters']:<5} --batch {values['batch_size']:<3} "
+                     f"--lr {values['lr']:<7g} --warmup {values['warmup']:<4} "
+                     f"--eval-interval {values['eval_interval']}")
+    lines.append("the learning rate decays to a tenth of --lr by the last step")
+    return "\n".join(lines)
+
+
+def model_overrides(args) -> dict:
+    """The model fields the train/bench options set (None where not given)."""
+    return {"n_layer": args.n_layer, "n_head": args.n_head, "d_model": args.d_model,
+            "context_length": args.context, "dropout": args.dropout,
+            "positional": args.positional, "activation": args.activation}
+
+
+def _model_config(args, vocab_size: int, default_preset: str = "tiny"):
+    """A preset with any explicitly given fields replaced."""
+    from playground.core import config
+
+    return config.configure(args.preset or default_preset, vocab_size, **model_overrides(args))
 
 
 def _stop_on_ctrl_c(stop: threading.Event) -> None:
@@ -260,48 +266,67 @@ def cmd_download(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from playground.core import checkpoint, model as model_mod, tokenizers, train
+    from playground.core import checkpoint, run_lock
+
+    lock = None
+    if args.resume:
+        # One run, one writer: refuse a second trainer at once, before torch or the corpus loads.
+        run = checkpoint.Run.open(args.resume)
+        lock = run_lock.acquire(run.path, run.name)
+    try:
+        return _train(args, run if args.resume else None)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train(args, resumed) -> int:
+    from playground.core import checkpoint, config, devices, events, tokenizers, train
     from playground.core import corpus as corpus_mod
 
     stop = threading.Event()
-    if args.resume:
-        run = checkpoint.Run.open(args.resume)
+    if resumed is not None:
+        run = resumed
         corpus = corpus_mod.verify_record(run.info["corpus"])
         if args.iters is not None:
             run.update(train={**run.info["train"], "iters": args.iters})
         trainer = train.Trainer(run, corpus, stop=stop, resume=True)
     else:
-        corpus = _load_corpus(args.corpus)
+        corpus = _load_corpus(args.corpus, quiet=args.quiet)
+        if corpus.note:  # e.g. "not UTF-8: read as latin-1", as the app's Corpus tab says it
+            sys.stderr.write(f"note: {corpus.note}\n")
         tok = tokenizers.train_tokenizer(args.tokenizer, corpus.text, vocab_size=args.vocab_size)
         if getattr(tok, "large_vocab_warning", None) and tok.large_vocab_warning():
             sys.stderr.write(f"note: {tok.large_vocab_warning()}\n")
         cfg = _model_config(args, tok.vocab_size)
-        tcfg = train.TrainConfig(**{k: v for k, v in {
-            "iters": args.iters, "batch_size": args.batch, "lr": args.lr, "warmup": args.warmup,
-            "eval_interval": args.eval_interval, "seed": args.seed, "split": args.split,
-            "device": args.device, "compile": args.compile}.items() if v is not None})  # 0 is a value
-        tcfg.validate()  # before the run folder exists: a bad number leaves nothing behind
-        model_mod.check_fits(cfg, tcfg.batch_size)
+        # The size's defaults (as the Train tab's), then what was given; validated before the
+        # run folder exists, so a bad number leaves nothing behind.
+        tcfg = config.train_config_for(
+            cfg, iters=args.iters, batch_size=args.batch, lr=args.lr, warmup=args.warmup,
+            eval_interval=args.eval_interval, seed=args.seed, split=args.split, device=args.device,
+            compile=args.compile)
+        devices.check_fits(cfg, tcfg.batch_size)
         run = checkpoint.Run.create(args.name, cfg, tcfg, corpus.record(tcfg.split), tok)
         trainer = train.Trainer(run, corpus, stop=stop)
     _stop_on_ctrl_c(stop)
     total = run.train_config.iters
-    bar = ProgressBar(total, "training", enabled=not args.quiet)
-    bar.message(f"run {run.name}: {run.path}")
     finished = None
-    for ev in trainer.run():
-        kind = type(ev).__name__
-        if kind == "Step":
-            bar.update(ev.it, f"step {ev.it}/{total} loss {ev.loss:.3f} {ev.tokens_per_s:,.0f} tok/s")
-        elif kind == "Eval":
-            bar.message(f"step {ev.it}: train loss {ev.train_loss:.4f}, validation loss {ev.val_loss:.4f}")
-        elif kind == "Checkpointed":
-            bar.message(f"checkpoint saved at step {ev.it}")
-        elif kind == "Note":
-            bar.message(f"note: {ev.message}")
-        elif kind == "Finished":
-            finished = ev
-    bar.close()
+    with _progress_bar(total, "training", enabled=not args.quiet, unit="step",
+                       initial=min(run.step, total) if args.resume else 0) as bar:
+        _say(bar, f"run {run.name}: {run.path}")
+        for ev in trainer.run():
+            match ev:
+                case events.Step():
+                    bar.set_postfix_str(f"loss {ev.loss:.3f}, {ev.tokens_per_s:,.0f} tok/s", refresh=False)
+                    bar.update(ev.it - bar.n)
+                case events.Eval():
+                    _say(bar, f"step {ev.it}: train loss {ev.train_loss:.4f}, validation loss {ev.val_loss:.4f}")
+                case events.Checkpointed():
+                    _say(bar, f"checkpoint saved at step {ev.it}")
+                case events.Note():
+                    _say(bar, f"note: {ev.message}")
+                case events.Finished():
+                    finished = ev
     if finished is not None and finished.reason not in ("done", "stopped"):
         raise PlaygroundError(finished.message or f"Training stopped ({finished.reason}).",
                               f"the last good checkpoint is in {run.path}")
@@ -312,11 +337,11 @@ def cmd_train(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    from playground.core import checkpoint, generate, model as model_mod
+    from playground.core import checkpoint, config, devices, generate
 
     run = checkpoint.Run.open(args.run)
-    model = run.load_model(device=model_mod.pick_device(args.device))
-    cfg = generate.SamplingConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+    model = run.load_model(device=devices.pick_device(args.device))
+    cfg = config.SamplingConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                                   greedy=args.greedy, seed=args.seed, max_new_tokens=args.tokens,
                                   stop_text=args.stop)
     sys.stdout.write(args.prompt)
@@ -331,46 +356,54 @@ def cmd_generate(args) -> int:
     return 0
 
 
-def cmd_bench_train(args) -> int:
-    from playground.core import bench
+# Shape placeholder for `bench train`: the tokenizer trained there sets the real vocabulary size.
+_BENCH_VOCAB = 65
 
-    print(json.dumps(bench.bench_train(args)))
+
+def cmd_bench_train(args) -> int:
+    from playground.bench import speed
+
+    shape = _model_config(args, args.vocab_size or _BENCH_VOCAB, default_preset="small")
+    print(json.dumps(speed.bench_train(
+        shape, corpus=args.corpus, tokenizer=args.tokenizer, vocab_size=args.vocab_size,
+        batch=args.batch, iters=args.iters, seed=args.seed, device=args.device, compile=args.compile)))
     return 0
 
 
 def cmd_bench_generate(args) -> int:
-    from playground.core import bench
+    from playground.bench import speed
 
-    print(json.dumps(bench.bench_generate(args)))
+    cfg = _model_config(args, args.vocab_size, default_preset="small")
+    print(json.dumps(speed.bench_generate(cfg, tokens=args.tokens, seed=args.seed, device=args.device)))
     return 0
 
 
 def cmd_bench_startup(args) -> int:
-    from playground.gui import startup_bench
+    from playground.bench import startup
 
-    print(json.dumps(startup_bench.measure(args.runs)))
+    print(json.dumps(startup.measure(args.runs)))
     return 0
 
 
 def cmd_bench_gui_generate(args) -> int:
-    from playground.gui import bench_gui_generate
+    from playground.bench import gui_generate
 
-    print(json.dumps(bench_gui_generate.measure(args.runs, args.tokens, args.preset, args.train_iters)))
+    print(json.dumps(gui_generate.measure(args.runs, args.tokens, args.preset, args.train_iters)))
     return 0
 
 
 def cmd_bench_attention(args) -> int:
-    from playground.gui import bench_attention
+    from playground.bench import attention
 
-    print(json.dumps(bench_attention.measure(args.repeats, args.tokens, args.preset)))
+    print(json.dumps(attention.measure(args.repeats, args.tokens, args.preset)))
     return 0
 
 
 def cmd_bench_gui_train(args) -> int:
-    from playground.gui import bench_gui_train
+    from playground.bench import gui_train
 
-    print(json.dumps(bench_gui_train.measure(args.iters, args.preset, args.corpus, args.batch,
-                                             args.eval_interval)))
+    print(json.dumps(gui_train.measure(args.iters, args.preset, args.corpus, args.batch,
+                                       args.eval_interval)))
     return 0
 
 

@@ -24,7 +24,6 @@ DEFAULTS: dict[str, Any] = {
     "last_corpus": None,  # a corpus spec: "builtin:NAME" or a path
     "last_tokenizer": None,  # {"kind": ..., "vocab_size": ...}
     "recent_corpora": [],
-    "recent_runs": [],
 }
 
 

@@ -17,7 +17,8 @@ Head patterns (scores in [0, 1], from one head's causal attention matrix, rows =
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -158,9 +159,30 @@ def unigram_baseline(train_ids: Iterable[int], val_ids: Iterable[int], vocab_siz
     return float(-logp[val.reshape(-1)].mean())
 
 
+# Validation loss this much above training loss (relative, with a floor for losses near 0)
+# means the model does clearly better on text it trained on: it memorises.
+OVERFIT_GAP = 0.1
+
+
+def memorising(train_loss: float, val_loss: float) -> bool:
+    """The one train-vs-validation rule: validation loss clearly above training loss."""
+    return val_loss - train_loss > OVERFIT_GAP * max(train_loss, 0.05)
+
+
+def train_val_verdict(train_loss: float, val_loss: float) -> str:
+    """One sentence on a training loss and a validation loss side by side (same rule as above)."""
+    if memorising(train_loss, val_loss):
+        return (f"Validation loss is {val_loss - train_loss:.3f} higher: the model predicts text it trained "
+                "on better than new text. A large gap means it memorises instead of learning general "
+                "rules (overfitting).")
+    return ("Training and validation loss are close: the model does as well on text it never saw, so "
+            "it has learned general patterns rather than memorised the text.")
+
+
 def overfitting(evals: Sequence, patience: int = 3) -> bool:
     """True when validation loss rose at each of the last ``patience`` evaluations while
-    training loss fell over the same stretch (the model memorises rather than generalises).
+    training loss fell over the same stretch, and validation now sits clearly above training
+    (``memorising``): the model memorises rather than generalises.
 
     ``evals`` holds (it, train_loss, val_loss) tuples or objects with those attributes.
     """
@@ -170,7 +192,7 @@ def overfitting(evals: Sequence, patience: int = 3) -> bool:
     window = rows[-(patience + 1):]
     val_rose = all(b[2] > a[2] for a, b in zip(window, window[1:]))
     train_fell = window[-1][1] < window[0][1]
-    return bool(val_rose and train_fell)
+    return bool(val_rose and train_fell and memorising(window[-1][1], window[-1][2]))
 
 
 # --------------------------------------------------------------------------- for the Attention tab
@@ -244,12 +266,17 @@ def attention_math(model, ids: Sequence[int], layer: int, head: int) -> dict:
         raise ValueError("only GPT models have attention heads")
     proj = model.blocks[layer].attn.c_proj
     seen: dict[str, torch.Tensor] = {}
+    # The model is shared (one cache for every view): another thread may run it while our hooks
+    # are attached, so record only this thread's pass.
+    me = threading.get_ident()
 
     def before(_module, args):
-        seen["concat"] = args[0][0].detach()  # (T, C) heads side by side, batch item 0
+        if threading.get_ident() == me:
+            seen["concat"] = args[0][0].detach()  # (T, C) heads side by side, batch item 0
 
     def after(_module, _args, output):
-        seen["out"] = output[0].detach()  # (T, C)
+        if threading.get_ident() == me:
+            seen["out"] = output[0].detach()  # (T, C)
 
     hooks = [proj.register_forward_pre_hook(before), proj.register_forward_hook(after)]
     try:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import functools
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from playground.errors import CorpusError
 
@@ -247,7 +247,7 @@ def get_builtin(name: str) -> BuiltinCorpus:
                           f"Choose one of: {known}.") from None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def builtin_text(name: str) -> str:
     """The text of a built-in corpus (built once per process, identical every time)."""
     return get_builtin(name).make()

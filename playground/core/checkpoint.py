@@ -21,6 +21,7 @@ import errno
 import io
 import json
 import os
+import pickle
 import re
 import shutil
 import tempfile
@@ -32,7 +33,8 @@ from typing import Any
 
 from playground import paths
 from playground.core import atomic
-from playground.errors import CheckpointError, TrainingError
+from playground.core.config import ModelConfig, TrainConfig, preset_name_of
+from playground.errors import CheckpointError, PlaygroundError, TrainingError
 
 FORMAT_VERSION = 1
 STATUSES = ("created", "training", "stopped", "finished", "failed")
@@ -64,14 +66,11 @@ def _size_label(model_cfg: dict) -> str:
     if model_cfg.get("arch") == "bigram":
         return "bigram"
     try:
-        from playground.core import model as model_mod
-
-        for pname, pcfg in getattr(model_mod, "PRESETS", {}).items():
-            pdict = _config_dict(pcfg)
-            if all(pdict.get(k) == model_cfg.get(k) for k in pdict if k != "vocab_size"):
-                return pname
-    except Exception:  # naming must never fail because of the model module
-        pass
+        name = preset_name_of(ModelConfig.from_dict(model_cfg))
+    except PlaygroundError:  # naming never fails: an odd config just gets its shape
+        name = None
+    if name:
+        return name
     return f"{model_cfg.get('n_layer', '?')}x{model_cfg.get('d_model', '?')}"
 
 
@@ -108,11 +107,17 @@ def _load_pt(path: Path, map_location: Any = "cpu") -> dict:
                               "Pick another checkpoint, or train the run again.")
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # truncated zip, pickle errors, foreign objects...
-        raise CheckpointError(
-            f"The checkpoint {path.name} in run '{path.parent.name}' is damaged or incomplete "
-            f"and cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}).",
-            "Pick an earlier checkpoint, or train the run again.") from exc
+    except pickle.UnpicklingError as exc:
+        if "weights only" in str(exc).lower() and "global" in str(exc).lower():
+            # weights_only refused a pickle naming a global (a function or class to build or call). Such
+            # a file did not come from this app: say so, and never suggest loading it unsafely.
+            raise CheckpointError(
+                f"The checkpoint {path.name} in run '{_run_name_of(path)}' was refused: it contains "
+                "program code or objects, not just weights, so opening it could run someone else's code.",
+                "Only open runs created by LLM Playground; delete this file if you did not make it.") from exc
+        raise _damaged(path, exc) from exc  # garbage bytes: damaged, not hostile
+    except Exception as exc:  # truncated zip, foreign formats...
+        raise _damaged(path, exc) from exc
     if not isinstance(obj, dict) or "format_version" not in obj:
         raise CheckpointError(f"{path.name} is not an LLM Playground checkpoint.",
                               "Open a run folder created by this app.")
@@ -124,24 +129,47 @@ def _load_pt(path: Path, map_location: Any = "cpu") -> dict:
     return obj
 
 
-def _is_disk_error(exc: BaseException) -> bool:
-    if isinstance(exc, OSError):
-        return True
-    # torch's C++ writer reports a full disk as RuntimeError("... file write failed")
-    return isinstance(exc, RuntimeError) and "write" in str(exc).lower()
+def _run_name_of(checkpoint_file: Path) -> str:
+    """The run a checkpoint belongs to: latest.pt sits in the run folder, snapshots one below."""
+    folder = checkpoint_file.parent
+    return folder.parent.name if folder.name == "checkpoints" else folder.name
+
+
+def _damaged(path: Path, exc: BaseException) -> CheckpointError:
+    first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else exc.__class__.__qualname__
+    return CheckpointError(f"The checkpoint {path.name} in run '{_run_name_of(path)}' is damaged or incomplete "
+                           f"and cannot be read ({first}).", "Pick an earlier checkpoint, or train the run again.")
+
+
+def _disk_error(doing: str, exc: OSError, kind: type[PlaygroundError] = CheckpointError) -> PlaygroundError:
+    """A machine's refusal (full disk, read-only folder) in words, with what to do."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return kind(f"Could not {doing}: the disk is full. What was saved before is unchanged.",
+                    "Free some disk space (delete old runs), then try again.")
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        where = f" ({Path(exc.filename).parent})" if exc.filename else ""
+        return kind(f"Could not {doing}: the runs folder is read-only{where}.",
+                    "Choose a runs folder you can write to (set PLAYGROUND_HOME), or make this one writable.")
+    return kind(f"Could not {doing}: {exc.strerror or exc}.", "Check the disk, then try again.")
+
+
+def _is_disk_error(exc: RuntimeError) -> bool:
+    text = str(exc).lower()
+    return "write" in text or "enforce fail" in text
 
 
 def _save_pt(obj: dict, path: Path) -> None:
     try:
         atomic.torch_save(obj, path)
-    except Exception as exc:
+    except OSError as exc:
+        raise _disk_error(f"save the checkpoint {path.name}", exc, TrainingError) from exc
+    except RuntimeError as exc:
+        # torch's C++ writer reports a full disk as "[enforce fail at inline_container.cc] ... write"
         if not _is_disk_error(exc):
             raise
-        full = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
-        what = "the disk is full" if full else f"the file could not be written ({exc})"
-        raise TrainingError(
-            f"Could not save the checkpoint {path.name}: {what}. The previous checkpoint is unchanged.",
-            "Free some disk space (delete old runs), then resume the run.") from exc
+        raise TrainingError(f"Could not save the checkpoint {path.name}: writing the file failed, most likely "
+                            "because the disk is full. The previous checkpoint is unchanged.",
+                            "Free some disk space (delete old runs), then resume the run.") from exc
 
 
 def _state_dict(model) -> dict:
@@ -164,6 +192,34 @@ def retained_steps(steps: list[int], keep: int) -> list[int]:
         best = min((s for s in steps if s not in chosen), key=lambda s: (abs(s - target), s))
         chosen.add(best)
     return sorted(chosen)
+
+
+# --------------------------------------------------------------------------- files of a run folder
+# Plain path arithmetic, without reading run.json: a view may ask about a folder that is being
+# deleted or renamed.
+
+def snapshot_file(run_path: str | os.PathLike, step: int) -> Path:
+    return Path(run_path) / Run.CHECKPOINTS / f"step_{step:06d}.pt"
+
+
+def snapshot_files(run_path: str | os.PathLike) -> list[tuple[int, Path]]:
+    """(step, path) of every saved snapshot in the folder, oldest first."""
+    folder = Path(run_path) / Run.CHECKPOINTS
+    if not folder.is_dir():
+        return []
+    found = ((_SNAPSHOT_RE.match(f.name), f) for f in folder.iterdir())
+    return sorted((int(m.group(1)), f) for m, f in found if m)
+
+
+def weights_file(run_path: str | os.PathLike, step: int | None) -> Path:
+    """The file the weights of ``step`` come from; None: latest.pt, else the newest snapshot."""
+    if step is not None:
+        return snapshot_file(run_path, step)
+    latest = Path(run_path) / Run.LATEST
+    if latest.exists():
+        return latest
+    snaps = snapshot_files(run_path)
+    return snaps[-1][1] if snaps else latest
 
 
 # --------------------------------------------------------------------------- Run
@@ -196,7 +252,7 @@ class Run:
 
     @classmethod
     def create(cls, name: str | None, model_cfg, train_cfg, corpus_record: dict, tokenizer,
-               *, device: str | None = None) -> "Run":
+               *, device: str | None = None) -> Run:
         """Make a new run folder (the name is sanitised and made unique) and return it."""
         model_dict = _config_dict(model_cfg)
         train_dict = _config_dict(train_cfg)
@@ -239,7 +295,7 @@ class Run:
         return cls(runs / final)
 
     @classmethod
-    def open(cls, name_or_path: str | os.PathLike) -> "Run":
+    def open(cls, name_or_path: str | os.PathLike) -> Run:
         """Open a run by name (in the runs folder), by folder path, or ``"latest"``."""
         if isinstance(name_or_path, Run):
             return name_or_path
@@ -286,7 +342,10 @@ class Run:
         self.info.update(fields)
         if touch:
             self.info["updated"] = time.time()
-        atomic.write_json(self.path / self.RUN_JSON, self.info)
+        try:
+            atomic.write_json(self.path / self.RUN_JSON, self.info)
+        except OSError as exc:
+            raise _disk_error(f"save run '{self.name}' (run.json)", exc, TrainingError) from exc
 
     # ---- what it holds
 
@@ -308,13 +367,11 @@ class Run:
 
     @property
     def model_config(self):
-        from playground.core.model import ModelConfig
 
         return ModelConfig.from_dict(self.info["model"])
 
     @property
     def train_config(self):
-        from playground.core.train import TrainConfig
 
         known = {f.name for f in dataclasses.fields(TrainConfig)}
         return TrainConfig(**{k: v for k, v in self.info.get("train", {}).items() if k in known})
@@ -360,6 +417,13 @@ class Run:
 
     def append_metrics(self, row: dict) -> None:
         """Append one row (keys from METRIC_FIELDS; missing ones left blank) and flush it."""
+        try:
+            self._write_metrics_row(row)
+        except OSError as exc:
+            self.close_metrics_quietly()
+            raise _disk_error(f"append to the metrics of run '{self.name}'", exc, TrainingError) from exc
+
+    def _write_metrics_row(self, row: dict) -> None:
         if self._metrics_fh is None or self._metrics_fh.closed:
             self._metrics_fh = self._open_metrics()
         values = []
@@ -373,6 +437,13 @@ class Run:
                 values.append(str(v))
         self._metrics_fh.write(",".join(values) + "\n")
         self._metrics_fh.flush()
+
+    def close_metrics_quietly(self) -> None:
+        """Close after a failed write: the flush on close may fail again (same full disk)."""
+        try:
+            self.close_metrics()
+        except OSError:
+            self._metrics_fh = None
 
     def close_metrics(self) -> None:
         if self._metrics_fh is not None and not self._metrics_fh.closed:
@@ -434,7 +505,7 @@ class Run:
         return self.latest_path.exists()
 
     def snapshot_path(self, step: int) -> Path:
-        return self.checkpoints_dir / f"step_{step:06d}.pt"
+        return snapshot_file(self.path, step)
 
     def save_snapshot(self, step: int, model, val_loss: float | None, keep: int = 20) -> Path:
         """Save the weights at ``step`` for the history slider, then apply the retention rule."""
@@ -452,14 +523,7 @@ class Run:
 
     def snapshots(self) -> list[tuple[int, Path]]:
         """(step, path) of every saved snapshot, oldest first."""
-        if not self.checkpoints_dir.is_dir():
-            return []
-        out = []
-        for f in self.checkpoints_dir.iterdir():
-            m = _SNAPSHOT_RE.match(f.name)
-            if m:
-                out.append((int(m.group(1)), f))
-        return sorted(out)
+        return snapshot_files(self.path)
 
     def save_latest(self, state: dict) -> Path:
         """Save the full training state (weights, optimizer, RNG, step...) for resuming."""
@@ -505,7 +569,7 @@ class Run:
 
     # ---- housekeeping
 
-    def rename(self, new_name: str) -> "Run":
+    def rename(self, new_name: str) -> Run:
         """Rename the run folder (and run.json's name). Returns self, now at the new path."""
         clean = sanitize_name(new_name)
         if clean == self.name:
@@ -576,7 +640,13 @@ def export_zip(run: Run, path: str | os.PathLike) -> Path:
     return path
 
 
-_MAX_IMPORT_BYTES = 20 * 1024**3  # refuse zip bombs
+# The largest honest run: GPT-2 124M with 20 weight snapshots (0.5 GB each) and latest.pt with
+# AdamW's moments (1.5 GB) is about 11.5 GB; anything past 20 GB is not a run.
+_MAX_IMPORT_BYTES = 20 * 1024**3
+# Weights barely compress (about 1.1:1) and the text files of a run about 5:1; a zip that claims
+# 100 times its own size is built to fill the disk.
+_MAX_RATIO = 100
+_DISK_MARGIN = 200 * 1024**2  # leave this much free after unpacking
 
 
 def import_zip(path: str | os.PathLike) -> Run:
@@ -603,10 +673,20 @@ def import_zip(path: str | os.PathLike) -> Run:
         if len(tops) != 1 or f"{next(iter(tops))}/{Run.RUN_JSON}" not in {m.filename for m in members}:
             raise CheckpointError(f"'{path.name}' is not an exported run (no single run folder with run.json).",
                                   "Export the run from LLM Playground and import that file.")
-        if total > _MAX_IMPORT_BYTES:
-            raise CheckpointError(f"'{path.name}' would unpack to {total / 1e9:.1f} GB; not imported.")
+        packed = sum(m.compress_size for m in members)
+        if total > _MAX_IMPORT_BYTES or (total > 1024**2 and total > _MAX_RATIO * max(packed, 1)):
+            raise CheckpointError(
+                f"'{path.name}' would unpack to {total / 1e9:.2f} GB from {packed / 1e6:.1f} MB; not imported: "
+                "no exported run is that large or compresses that much.",
+                "Only import runs exported by LLM Playground.")
         top = next(iter(tops))
         runs = paths.runs_dir()
+        free = shutil.disk_usage(runs).free
+        if total + _DISK_MARGIN > free:
+            raise CheckpointError(
+                f"'{path.name}' needs {total / 1e9:.2f} GB but only {free / 1e9:.2f} GB is free on the disk "
+                "of the runs folder; nothing was unpacked.",
+                "Free some disk space (delete old runs), then import it again.")
         tmp = Path(tempfile.mkdtemp(prefix=".import.", dir=runs))
         try:
             for m in members:
@@ -618,6 +698,9 @@ def import_zip(path: str | os.PathLike) -> Run:
             run = Run(tmp)  # validates run.json
             name = _unique_name(sanitize_name(run.info.get("name") or top), runs)
             os.rename(tmp, runs / name)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise _disk_error("import the run", exc) from exc
         except Exception:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

@@ -12,6 +12,7 @@ import codecs
 import functools
 import hashlib
 import math
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -204,8 +205,16 @@ def _missing(path: Path) -> CorpusError:
 
 def _read_bytes(path: Path, max_bytes: int | None = None) -> bytes:
     try:
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(path)
+        if not stat.S_ISREG(info.st_mode):
+            # A pipe, socket or device would block the read forever (or never end): refuse it
+            # before opening it, since opening a FIFO alone already waits for a writer.
+            raise CorpusError(f"{path} is not a regular file (it is a pipe, a device or a socket).",
+                              "Choose a text file saved on disk.")
         if max_bytes is not None:
-            size = path.stat().st_size
+            size = info.st_size
             if size > max_bytes:
                 raise CorpusError(
                     f"{path.name} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB.",

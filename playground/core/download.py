@@ -1,24 +1,24 @@
 """Tiny Shakespeare, downloaded once: streamed, cancellable, verified, cached.
 
-The bytes go to a temporary file beside the target and are checked against a known
-sha256 before ``os.replace`` puts them in place, so a dropped connection, a wrong file or
-a cancel never leaves a half file where the app would look for it.
+The bytes go through ``atomic.atomic_path`` (a temporary file beside the target, put in place
+only on success) and are checked against a known sha256 first, so a dropped connection, a
+wrong file or a cancel never leaves a half file where the app would look for it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import http.client
-import os
 import socket
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 from playground import paths, settings
+from playground.core import atomic
 from playground.errors import Cancelled, DownloadError
 
 TINY_SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
@@ -81,81 +81,77 @@ def download_file(url: str, target: Path, sha256: str, *, progress: Progress | N
     ``progress(done_bytes, total_bytes_or_None)`` is called after every chunk; ``cancel`` is
     polled before every chunk (raises Cancelled). ``timeout`` bounds every network wait.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    tmp = Path(tmp_name)
+    with atomic.atomic_path(target) as tmp, open(tmp, "wb") as out:
+        _stream(url, out, sha256, progress, cancel, timeout, what)
+    return target
+
+
+def _stream(url: str, out, sha256: str, progress: Progress | None, cancel: EventLike | None,
+            timeout: float, what: str) -> None:
+    """Write the response body to ``out``, or raise DownloadError/Cancelled (the caller discards it)."""
+    digest = hashlib.sha256()
+    done, total, connected = 0, None, False
     try:
-        with os.fdopen(fd, "wb") as out:
-            digest = hashlib.sha256()
-            done, total, connected = 0, None, False
-            try:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(f"Download of {what} cancelled.")
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            connected = True
+            length = response.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else None
+            if progress is not None:
+                progress(0, total)
+            # read1: whatever has arrived (up to CHUNK), so progress and cancel
+            # stay responsive on a slow line instead of waiting for a full chunk.
+            read = getattr(response, "read1", response.read)
+            while True:
                 if cancel is not None and cancel.is_set():
                     raise Cancelled(f"Download of {what} cancelled.")
-                with urllib.request.urlopen(url, timeout=timeout) as response:
-                    connected = True
-                    length = response.headers.get("Content-Length")
-                    total = int(length) if length and length.isdigit() else None
-                    if progress is not None:
-                        progress(0, total)
-                    # read1: whatever has arrived (up to CHUNK), so progress and cancel
-                    # stay responsive on a slow line instead of waiting for a full chunk.
-                    read = getattr(response, "read1", response.read)
-                    while True:
-                        if cancel is not None and cancel.is_set():
-                            raise Cancelled(f"Download of {what} cancelled.")
-                        chunk = read(CHUNK)
-                        if not chunk:
-                            break
-                        done += len(chunk)
-                        if done > MAX_BYTES:
-                            raise DownloadError(
-                                f"Could not download {what}: {_host(url)} sent more than "
-                                f"{MAX_BYTES // 2**20} MB, which is not the expected file.",
-                                "Check the download address in the settings.")
-                        digest.update(chunk)
-                        out.write(chunk)
-                        if progress is not None:
-                            progress(done, total)
-            except urllib.error.HTTPError as e:
-                raise DownloadError(
-                    f"Could not download {what}: {_host(url)} answered {e.code} {e.reason}.",
-                    "Check the download address in the settings, or try again later.") from None
-            except urllib.error.URLError as e:
-                reason = e.reason
-                if isinstance(reason, (TimeoutError, socket.timeout)):
-                    reason = f"no answer within {timeout:g} s"
-                raise _offline_error(url, reason) from None
-            except (TimeoutError, socket.timeout):
-                if not connected:
-                    raise _offline_error(url, f"no answer within {timeout:g} s") from None
-                raise DownloadError(
-                    f"Could not download {what}: {_host(url)} stopped answering "
-                    f"(no data for {timeout:g} s, after {done} bytes).",
-                    "Check your internet connection and try again.") from None
-            except (http.client.HTTPException, ConnectionError, OSError) as e:
-                raise DownloadError(
-                    f"Could not download {what}: the connection to {_host(url)} broke after "
-                    f"{done} bytes ({type(e).__name__}).",
-                    "Try again; check your internet connection if it keeps happening.") from None
-            except ValueError:
-                raise DownloadError(f"Could not download {what}: {url!r} is not a web address.",
-                                    "Check the download address in the settings.") from None
-            if total is not None and done != total:
-                raise DownloadError(
-                    f"Could not download {what}: the connection to {_host(url)} was dropped "
-                    f"after {done} of {total} bytes.", "Try again.")
-            if digest.hexdigest() != sha256:
-                raise DownloadError(
-                    f"The downloaded file is not the expected {what} (its checksum does not match).",
-                    "The address may point to a different file: check it in the settings, "
-                    "or try again later.")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return target
+                chunk = read(CHUNK)
+                if not chunk:
+                    break
+                done += len(chunk)
+                if done > MAX_BYTES:
+                    raise DownloadError(
+                        f"Could not download {what}: {_host(url)} sent more than "
+                        f"{MAX_BYTES // 2**20} MB, which is not the expected file.",
+                        "Check the download address in the settings.")
+                digest.update(chunk)
+                out.write(chunk)
+                if progress is not None:
+                    progress(done, total)
+    except urllib.error.HTTPError as e:
+        raise DownloadError(
+            f"Could not download {what}: {_host(url)} answered {e.code} {e.reason}.",
+            "Check the download address in the settings, or try again later.") from None
+    except urllib.error.URLError as e:
+        reason = e.reason
+        if isinstance(reason, (TimeoutError, socket.timeout)):
+            reason = f"no answer within {timeout:g} s"
+        raise _offline_error(url, reason) from None
+    except TimeoutError:
+        if not connected:
+            raise _offline_error(url, f"no answer within {timeout:g} s") from None
+        raise DownloadError(
+            f"Could not download {what}: {_host(url)} stopped answering "
+            f"(no data for {timeout:g} s, after {done} bytes).",
+            "Check your internet connection and try again.") from None
+    except (http.client.HTTPException, ConnectionError, OSError) as e:
+        raise DownloadError(
+            f"Could not download {what}: the connection to {_host(url)} broke after "
+            f"{done} bytes ({type(e).__name__}).",
+            "Try again; check your internet connection if it keeps happening.") from None
+    except ValueError:
+        raise DownloadError(f"Could not download {what}: {url!r} is not a web address.",
+                            "Check the download address in the settings.") from None
+    if total is not None and done != total:
+        raise DownloadError(
+            f"Could not download {what}: the connection to {_host(url)} was dropped "
+            f"after {done} of {total} bytes.", "Try again.")
+    if digest.hexdigest() != sha256:
+        raise DownloadError(
+            f"The downloaded file is not the expected {what} (its checksum does not match).",
+            "The address may point to a different file: check it in the settings, "
+            "or try again later.")
 
 
 def download_tiny_shakespeare(url: str | None = None, progress: Progress | None = None,

@@ -22,35 +22,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from playground.core.config import SamplingConfig
 from playground.core.model import KVCache
 from playground.errors import ModelError, TokenizerError
 
 N_ALTERNATIVES = 15
 TOP_P_TOLERANCE = 1e-6  # mass "exactly" at top_p after float rounding counts as reached
-
-
-@dataclass
-class SamplingConfig:
-    temperature: float = 1.0  # 0 means greedy
-    top_k: int | None = None
-    top_p: float | None = None
-    greedy: bool = False
-    seed: int | None = None
-    max_new_tokens: int = 200
-    stop_text: str | None = None
-
-    def validate(self) -> None:
-        if not (isinstance(self.temperature, (int, float)) and math.isfinite(self.temperature) and self.temperature >= 0):
-            raise ModelError(f"Temperature must be 0 or more (got {self.temperature!r}).",
-                             hint="1 samples the model as trained; lower is safer, higher is wilder; 0 is greedy.")
-        if self.top_k is not None and (not isinstance(self.top_k, int) or self.top_k < 1):
-            raise ModelError(f"Top-k must be a whole number of at least 1 (got {self.top_k!r}).",
-                             hint="Leave it empty to keep every token.")
-        if self.top_p is not None and not (isinstance(self.top_p, (int, float)) and 0 < self.top_p <= 1):
-            raise ModelError(f"Top-p must be above 0 and at most 1 (got {self.top_p!r}).",
-                             hint="0.9 keeps the most likely tokens that together make up 90% of the probability.")
-        if not isinstance(self.max_new_tokens, int) or self.max_new_tokens < 0:
-            raise ModelError(f"The number of tokens to generate must be 0 or more (got {self.max_new_tokens!r}).")
 
 
 @dataclass
@@ -62,6 +39,9 @@ class TokenStep:
     alternatives: list[tuple[int, str, float, float]]  # top 15 by p_raw: (id, label, p_raw, p_sampled)
     attention: Tensor | None = None  # (n_layer, n_head, T) attention row of the newest position
     window_reset: bool = False  # the context was cut to its last half after this token
+    # Position (in prompt + generated tokens) of the first token the model's window holds once
+    # this token is appended: where the text the model still sees begins.
+    window_start: int = 0
     forced: bool = False  # the token was given (forced), not sampled
 
 
@@ -72,6 +52,11 @@ class TextScore:
     losses: list[float]  # -ln p(token | previous ones); the first token has no prediction: nan
     mean_loss: float
     perplexity: float  # exp(mean_loss)
+
+
+def kept_after_cut(context_length: int) -> int:
+    """How many tokens the window keeps when it is cut: the last half (at least one)."""
+    return max(1, context_length // 2)
 
 
 def filter_probs(logits: Tensor, cfg: SamplingConfig) -> Tensor:
@@ -166,8 +151,10 @@ def stream_tokens(
     for step_index, token_id in forced.items():
         if not 0 <= int(token_id) < V:
             raise ModelError(f"Forced token id {token_id} (step {step_index}) is outside the vocabulary of {V}.")
-    window = _prompt_ids(tokenizer, prompt, V)[-ctx:]
-    keep = max(1, ctx // 2)
+    prompt_ids = _prompt_ids(tokenizer, prompt, V)
+    window = prompt_ids[-ctx:]
+    window_start = len(prompt_ids) - len(window)
+    keep = kept_after_cut(ctx)
     is_gpt = mcfg.arch == "gpt"
     capture = capture_attention and is_gpt
     device = _model_device(model)
@@ -221,6 +208,7 @@ def stream_tokens(
             reset = len(window) + 1 > ctx
             if reset:
                 window = (window + [token])[-keep:]
+                window_start = len(prompt_ids) + len(generated) - keep
                 pending = list(window)
                 if cache is not None:
                     cache.reset()
@@ -243,6 +231,7 @@ def stream_tokens(
                 alternatives=alternatives,
                 attention=attention,
                 window_reset=reset,
+                window_start=window_start,
                 forced=was_forced,
             )
             if cfg.stop_text and cfg.stop_text in decoded:
@@ -282,7 +271,7 @@ def score_text(model: torch.nn.Module, tokenizer: Any, text: str | list[int]) ->
                 for j in range(max(nxt, start + 1), end + 1):
                     losses[j] = nll[j - start - 1]
                 nxt = end + 1
-                start = max(0, nxt - (ctx - ctx // 2))  # the next target sees ≥ ctx//2 tokens before it
+                start = max(0, nxt - (ctx - ctx // 2))  # the next target sees ≥ ctx // 2 tokens before it
     finally:
         model.train(was_training)
     scored = [v for v in losses if not math.isnan(v)]

@@ -16,16 +16,14 @@ The query, key and value projections W_Q, W_K, W_V are stored stacked in one Lin
 owns columns ``h*d_head:(h+1)*d_head`` of each) because one matmul is faster than three;
 ``attn.c_proj`` is W_O.
 
-Sizes (``param_count``, ``param_breakdown``, ``memory_estimate``) are pure functions of the
-config so the Model tab can show them live without building anything.
+The config and the sizes (``param_count``, ``memory_estimate``) live in ``config.py``,
+free of torch; the machine questions (device, free memory) in ``devices.py``.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import sys
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -33,301 +31,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from playground.core.config import ModelConfig
+from playground.core.devices import check_weights_fit
 from playground.errors import ModelError
 
-ARCHS = ("gpt", "bigram")
-POSITIONALS = ("learned", "sinusoidal")
-ACTIVATIONS = ("gelu", "relu")
 LAYERNORM_EPS = 1e-5
 INIT_STD = 0.02
-
-
-# ───────────────────────────────────────────────────────────────────────────── config
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Everything that fixes a model's shape. Frozen: a config is a value, not a form."""
-
-    vocab_size: int = 65
-    context_length: int = 64
-    n_layer: int = 2
-    n_head: int = 2
-    d_model: int = 64
-    dropout: float = 0.0
-    positional: str = "learned"  # "learned" | "sinusoidal"
-    # The fixed sin/cos table is multiplied by this. At 1 its waves drown token embeddings that
-    # start at std 0.02, and the model learns slowly; at 0.1 both are heard from the first step
-    # (Tiny, 600 steps: grammar-lessons val loss 0.58 vs 0.72 at 1, as good as learned positions).
-    sinusoidal_amplitude: float = 0.1
-    activation: str = "gelu"  # "gelu" | "relu"
-    tie_weights: bool = False
-    bias: bool = True
-    arch: str = "gpt"  # "gpt" | "bigram"
-
-    @property
-    def d_head(self) -> int:
-        return self.d_model // self.n_head if self.n_head else 0
-
-    def validate(self) -> None:
-        """Raise ModelError naming the first field that makes no sense."""
-        if self.arch not in ARCHS:
-            raise ModelError(f"Unknown model type {self.arch!r}.", hint=f"Choose one of: {', '.join(ARCHS)}.")
-        if not isinstance(self.vocab_size, int) or self.vocab_size < 1:
-            raise ModelError(f"The vocabulary size must be at least 1 (got {self.vocab_size!r}).",
-                             hint="Train a tokenizer first; its size sets the vocabulary.")
-        if not isinstance(self.context_length, int) or not 1 <= self.context_length <= 65536:
-            raise ModelError(f"The context length must be between 1 and 65536 tokens (got {self.context_length!r}).")
-        if self.arch == "bigram":  # a lookup table: layers, heads and widths play no part
-            return
-        for name, low, high in (("n_layer", 1, 256), ("n_head", 1, 256), ("d_model", 1, 65536)):
-            value = getattr(self, name)
-            if not isinstance(value, int) or not low <= value <= high:
-                raise ModelError(f"{name} must be a whole number between {low} and {high} (got {value!r}).")
-        if self.d_model % self.n_head:
-            raise ModelError(
-                f"The model width ({self.d_model}) must divide evenly among the {self.n_head} heads.",
-                hint=f"Pick a width that is a multiple of {self.n_head}, e.g. {self.n_head * max(1, round(self.d_model / self.n_head))}.",
-            )
-        if not 0.0 <= float(self.dropout) < 1.0:
-            raise ModelError(f"Dropout must be at least 0 and below 1 (got {self.dropout!r}).")
-        if self.positional not in POSITIONALS:
-            raise ModelError(f"Unknown position encoding {self.positional!r}.", hint=f"Choose one of: {', '.join(POSITIONALS)}.")
-        if not 0.0 < float(self.sinusoidal_amplitude) <= 10.0:
-            raise ModelError(f"The sinusoidal amplitude must be above 0 and at most 10 (got {self.sinusoidal_amplitude!r}).")
-        if self.activation not in ACTIVATIONS:
-            raise ModelError(f"Unknown activation {self.activation!r}.", hint=f"Choose one of: {', '.join(ACTIVATIONS)}.")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
-        """Inverse of to_dict; unknown keys are an error (a newer app's run, or a typo)."""
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(d) - set(known))
-        if unknown:
-            raise ModelError(f"Unknown model setting(s): {', '.join(unknown)}.",
-                             hint="This run may come from a newer version of the app.")
-        if d.get("positional") == "sinusoidal" and "sinusoidal_amplitude" not in d:
-            d = {**d, "sinusoidal_amplitude": 1.0}  # runs saved before the setting existed used 1
-        kinds = {"int": int, "float": float, "bool": bool, "str": str}
-        try:
-            values = {k: kinds[known[k].type](v) for k, v in d.items()}
-        except (TypeError, ValueError) as exc:
-            raise ModelError(f"A model setting has the wrong type: {exc}.") from exc
-        cfg = cls(**values)
-        cfg.validate()
-        return cfg
-
-
-PRESETS: dict[str, ModelConfig] = {
-    # vocab_size is a placeholder: preset(name, vocab_size) fills in the tokenizer's.
-    "bigram": ModelConfig(arch="bigram", context_length=64, n_layer=0, n_head=1, d_model=65),
-    "tiny": ModelConfig(context_length=64, n_layer=2, n_head=2, d_model=64, dropout=0.0),
-    "small": ModelConfig(context_length=64, n_layer=4, n_head=4, d_model=128, dropout=0.0),
-    "medium": ModelConfig(context_length=256, n_layer=6, n_head=6, d_model=384, dropout=0.2),
-    "gpt2-124m": ModelConfig(vocab_size=50257, context_length=1024, n_layer=12, n_head=12, d_model=768,
-                             dropout=0.0, tie_weights=True),
-}
-
-
-def preset(name: str, vocab_size: int) -> ModelConfig:
-    """A named preset sized for this tokenizer's vocabulary."""
-    if name not in PRESETS:
-        raise ModelError(f"Unknown model preset {name!r}.", hint=f"Choose one of: {', '.join(PRESETS)}.")
-    cfg = replace(PRESETS[name], vocab_size=vocab_size)
-    if cfg.arch == "bigram":  # a bigram's "width" is its table's row: one score per next token
-        cfg = replace(cfg, d_model=vocab_size)
-    cfg.validate()
-    return cfg
-
-
-# ───────────────────────────────────────────────────────────────────────────── sizes
-
-
-def param_breakdown(cfg: ModelConfig) -> dict[str, int]:
-    """Parameter count per part, computed from the config alone (sums to param_count)."""
-    V, C, L = cfg.vocab_size, cfg.d_model, cfg.n_layer
-    if cfg.arch == "bigram":
-        return {"embeddings": V * V, "positions": 0, "attention": 0, "mlp": 0, "norms": 0, "unembedding": 0}
-    b = 1 if cfg.bias else 0
-    norm = C + b * C  # LayerNorm: scale (+ shift)
-    attention = (3 * C * C + b * 3 * C) + (C * C + b * C)  # W_Q,W_K,W_V stacked + W_O
-    mlp = (4 * C * C + b * 4 * C) + (4 * C * C + b * C)  # up 4x, down
-    return {
-        "embeddings": V * C,
-        "positions": cfg.context_length * C if cfg.positional == "learned" else 0,  # sinusoidal: a fixed buffer
-        "attention": L * attention,
-        "mlp": L * mlp,
-        "norms": (2 * L + 1) * norm,
-        "unembedding": 0 if cfg.tie_weights else V * C,  # tied: the token embedding read backwards
-    }
-
-
-def param_count(cfg: ModelConfig) -> int:
-    return sum(param_breakdown(cfg).values())
-
-
-FP32 = 4
-
-
-def activation_floats(cfg: ModelConfig, batch_size: int) -> int:
-    """Number of fp32 values autograd keeps alive at the peak of a training step.
-
-    Counted from what each op saves for backward (B·T·C = one "activation"):
-    per block 17 of them (LayerNorm in/out ×2, q/k/v 3, attention out + its reshaped
-    copy 2, residual 1, MLP up 4 and activation 4), plus the T×T weights when the math
-    attention path runs (dropout > 0); at the head: final norm and logits, log-softmax and
-    the logits' gradient (3·B·T·V).
-    """
-    B, T, V = batch_size, cfg.context_length, cfg.vocab_size
-    if cfg.arch == "bigram":
-        return 3 * B * T * V
-    C, L, H = cfg.d_model, cfg.n_layer, cfg.n_head
-    N = B * T * C
-    per_layer = 17 * N
-    if cfg.dropout > 0:
-        per_layer += N  # dropout masks on the residual branches
-        per_layer += 3 * B * H * T * T  # SDPA's math kernel runs instead: T×T weights and masks kept
-    head = 3 * N + 3 * B * T * V
-    return L * per_layer + head
-
-
-# The C allocator keeps freed blocks of the step's churn (glibc raises its mmap threshold
-# after the first big free, so later activations live in a heap that is not trimmed):
-# measured peak anonymous memory ran 1.25-1.7x the live tensor bytes of the activations.
-ALLOCATOR_SLACK = 1.5
-
-
-def memory_estimate(cfg: ModelConfig, batch_size: int) -> int:
-    """Bytes one fp32 training step needs: weights, gradients, AdamW's two moments, activations.
-
-    Tested against the measured peak (growth of a fresh process's anonymous memory over training
-    steps, tests/core/test_model.py): within 30% at two sizes, one dominated by the
-    activations and one by the weights.
-    """
-    P = param_count(cfg)
-    states = 4 * P  # weights + gradients + exp_avg + exp_avg_sq
-    optimizer_temp = P / 2  # measured: fused AdamW needs ~0, the foreach update ~1 copy of the weights
-    activations = activation_floats(cfg, batch_size) * ALLOCATOR_SLACK
-    return int(FP32 * (states + optimizer_temp + activations))
-
-
-def _linux_available() -> int | None:
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
-
-
-def _windows_available() -> int | None:
-    import ctypes
-
-    class MemoryStatusEx(ctypes.Structure):
-        _fields_ = [("dwLength", ctypes.c_ulong), ("dwMemoryLoad", ctypes.c_ulong),
-                    ("ullTotalPhys", ctypes.c_ulonglong), ("ullAvailPhys", ctypes.c_ulonglong),
-                    ("ullTotalPageFile", ctypes.c_ulonglong), ("ullAvailPageFile", ctypes.c_ulonglong),
-                    ("ullTotalVirtual", ctypes.c_ulonglong), ("ullAvailVirtual", ctypes.c_ulonglong),
-                    ("sullAvailExtendedVirtual", ctypes.c_ulonglong)]
-
-    status = MemoryStatusEx()
-    status.dwLength = ctypes.sizeof(MemoryStatusEx)
-    if not ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status)):  # type: ignore[attr-defined]
-        return None
-    return int(status.ullAvailPhys)
-
-
-def available_memory(device: torch.device | str | None = None) -> int | None:
-    """Free bytes where the model will live (GPU memory for CUDA, RAM otherwise); None if unknown."""
-    device = torch.device(device) if device is not None else torch.device("cpu")
-    if device.type == "cuda":
-        free, _total = torch.cuda.mem_get_info(device)
-        return int(free)
-    if sys.platform.startswith("linux"):
-        return _linux_available()
-    if sys.platform == "win32":
-        try:
-            return _windows_available()
-        except (OSError, AttributeError):
-            return None
-    try:  # macOS and other Unixes: free + inactive pages are not exposed simply; free pages are a floor
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def _gb(n: int) -> str:
-    return f"{n / 1e9:.2f} GB" if n >= 1e8 else f"{n / 1e6:.0f} MB"
-
-
-def check_fits(cfg: ModelConfig, batch_size: int, device: torch.device | str | None = None) -> None:
-    """Refuse, before anything is allocated, a training setup the machine cannot hold.
-
-    ``device`` None means the one training would pick (pick_device()): GPU memory on CUDA,
-    RAM otherwise.
-    """
-    cfg.validate()
-    device = torch.device(device) if device is not None else pick_device()
-    if batch_size < 1:
-        raise ModelError(f"The batch size must be at least 1 (got {batch_size}).")
-    needed = memory_estimate(cfg, batch_size)
-    free = available_memory(device)
-    if free is None:
-        return
-    if needed > free:
-        where = "GPU memory" if device.type == "cuda" else "memory"
-        raise ModelError(
-            f"This model needs about {_gb(needed)} to train with batch size {batch_size}, "
-            f"but only {_gb(free)} of {where} is free "
-            f"({param_count(cfg):,} parameters).",
-            hint="Make the model smaller (fewer layers, a narrower width, a shorter context) "
-                 "or lower the batch size, or close other programs.",
-        )
-
-
-# ───────────────────────────────────────────────────────────────────────────── devices
-
-
-def pick_device(prefer: str = "auto") -> torch.device:
-    """CUDA if present, then Apple's MPS, then the CPU; or exactly what was asked for."""
-    prefer = (prefer or "auto").lower()
-    mps = getattr(torch.backends, "mps", None)
-    mps_ok = bool(mps is not None and mps.is_available())
-    if prefer == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if mps_ok:
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        device = torch.device(prefer)
-    except RuntimeError as exc:
-        raise ModelError(f"Unknown device {prefer!r}.", hint="Use auto, cpu, cuda or mps.") from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ModelError("A CUDA GPU was asked for, but PyTorch sees none on this machine.",
-                         hint="Use device auto or cpu, or install a CUDA build of PyTorch.")
-    if device.type == "mps" and not mps_ok:
-        raise ModelError("Apple's MPS GPU was asked for, but it is not available here.", hint="Use device auto or cpu.")
-    if device.type not in ("cpu", "cuda", "mps"):
-        raise ModelError(f"Unsupported device {prefer!r}.", hint="Use auto, cpu, cuda or mps.")
-    return device
-
-
-def device_description(device: torch.device | str) -> str:
-    """One line for the status bar: "CPU · 2 threads", "CUDA · NVIDIA H100 · 80 GB"."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        props = torch.cuda.get_device_properties(device)
-        return f"CUDA · {props.name} · {props.total_memory / 2**30:.0f} GB"
-    if device.type == "mps":
-        return "Apple GPU (MPS)"
-    threads = torch.get_num_threads()
-    return f"CPU · {threads} thread{'s' if threads != 1 else ''}"
 
 
 # ───────────────────────────────────────────────────────────────────────────── forward I/O
@@ -340,6 +49,16 @@ class ForwardResult:
     attention: Tensor | None = None  # (n_layer, n_head, T, S) weights of batch item 0; S = cached + T
     qkv: dict[str, Any] | None = None  # {"q": (T, d_head), "k": (S, d_head), "v": (S, d_head), "layer", "head"}
     hidden: Tensor | None = None  # (n_layer + 1, T, C) residual stream of batch item 0 (capture only)
+
+
+@dataclass(frozen=True)
+class PassContext:
+    """What every block of one forward pass shares (the layer index is the block's own)."""
+
+    cache: KVCache | None  # keys/values of earlier positions, or None
+    past: int  # positions already in the cache
+    allowed: Tensor | None  # (T, S) bool: query i may see key j; None where the fused path needs no mask
+    capture: bool  # take the manual path and return the attention weights
 
 
 class KVCache:
@@ -371,17 +90,26 @@ class KVCache:
         self.length = 0
 
     def write(self, layer: int, k: Tensor, v: Tensor, start: int) -> tuple[Tensor, Tensor]:
-        """Store k, v (B, H, T, d_head) at positions start..start+T; return all keys/values so far."""
+        """Store k, v (B, H, T, d_head) at positions start..start+T; return all keys/values so far.
+
+        A cache holds one batch shape: a different batch size, head count, head width, dtype or
+        device raises instead of silently handing back unwritten memory.
+        """
         B, H, T, D = k.shape
         end = start + T
         buf_k, buf_v = self._k[layer], self._v[layer]
-        if (buf_k is None or buf_k.shape[2] < end or buf_k.shape[0] != B or buf_k.shape[1] != H
-                or buf_k.shape[3] != D or buf_k.dtype != k.dtype or buf_k.device != k.device):
-            old = buf_k.shape[2] if buf_k is not None else 0
-            cap = max(end, self.capacity or 0, 2 * old)
+        if buf_k is not None:
+            have = (tuple(buf_k.shape[:2]) + (buf_k.shape[3],), buf_k.dtype, buf_k.device)
+            want = ((B, H, D), k.dtype, k.device)
+            if have != want:
+                raise ModelError(f"This cache holds (batch, heads, head width) {have[0]} as {have[1]} on "
+                                 f"{have[2]}; it was given {want[0]} as {want[1]} on {want[2]}.",
+                                 hint="Make a new KVCache for a new batch shape.")
+        if buf_k is None or buf_k.shape[2] < end:
+            cap = max(end, self.capacity or 0, 2 * (buf_k.shape[2] if buf_k is not None else 0))
             new_k = k.new_empty((B, H, cap, D))  # (B, H, cap, d_head)
             new_v = v.new_empty((B, H, cap, D))  # (B, H, cap, d_head)
-            if buf_k is not None and start and buf_k.shape[:2] == (B, H) and buf_k.shape[3] == D:
+            if buf_k is not None and start:
                 new_k[:, :, :start] = buf_k[:, :, :start]  # (B, H, start, d_head)
                 new_v[:, :, :start] = buf_v[:, :, :start]  # (B, H, start, d_head)
             buf_k, buf_v = new_k, new_v
@@ -424,14 +152,7 @@ class CausalSelfAttention(nn.Module):
         self.resid_dropout = nn.Dropout(cfg.dropout)
 
     def forward(
-        self,
-        x: Tensor,  # (B, T, C)
-        *,
-        layer: int,
-        cache: KVCache | None,
-        past: int,
-        allowed: Tensor | None,  # (T, S) bool: query i may look at key j
-        capture: bool,
+        self, x: Tensor, *, layer: int, ctx: PassContext  # x: (B, T, C)
     ) -> tuple[Tensor, Tensor | None, tuple[Tensor, Tensor, Tensor] | None]:
         B, T, C = x.shape
         H, D = self.n_head, self.d_head
@@ -440,31 +161,28 @@ class CausalSelfAttention(nn.Module):
         q = q.view(B, T, H, D).transpose(1, 2)  # (B, H, T, d_head)
         k = k.view(B, T, H, D).transpose(1, 2)  # (B, H, T, d_head)
         v = v.view(B, T, H, D).transpose(1, 2)  # (B, H, T, d_head)
+        cache, past, allowed = ctx.cache, ctx.past, ctx.allowed
         if cache is not None:
             k, v = cache.write(layer, k, v, past)  # (B, H, S, d_head) ×2, S = past + T
 
         weights = None
-        if capture:
+        if ctx.capture:
+            # Manual path: the textbook formula, so the weights shown are the ones used.
             scores = (q @ k.transpose(-2, -1)) * self.scale  # (B, H, T, S)
             scores = scores.masked_fill(~allowed, float("-inf"))  # (B, H, T, S) future keys → -inf
             weights = F.softmax(scores, dim=-1)  # (B, H, T, S) each row sums to 1
             y = self.attn_dropout(weights) @ v  # (B, H, T, d_head) — this IS the layer's output
-        elif past == 0:
-            # No cache before this call: plain causal (T == 1 needs no mask at all).
-            y = F.scaled_dot_product_attention(
-                q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=T > 1
-            )  # (B, H, T, d_head)
-        elif T == 1:
-            # One new query after the cache: it may see every key, so no mask (is_causal would
-            # align top-left and hide all but the first key).
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)  # (B, H, 1, d_head)
         else:
+            # Fused path. With no cache before this call, is_causal is the mask (T == 1 needs
+            # none); one new query after the cache may see every key (allowed is None then);
+            # several new queries onto a filled cache need the explicit (T, S) mask.
             y = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=allowed, dropout_p=self.dropout if self.training else 0.0
+                q, k, v, attn_mask=allowed, is_causal=allowed is None and past == 0 and T > 1,
+                dropout_p=self.dropout if self.training else 0.0,
             )  # (B, H, T, d_head)
         y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, C) heads side by side
         y = self.resid_dropout(self.c_proj(y))  # (B, T, C)
-        return y, weights, (q, k, v) if capture else None
+        return y, weights, (q, k, v) if ctx.capture else None
 
 
 class MLP(nn.Module):
@@ -491,8 +209,10 @@ class Block(nn.Module):
         self.ln_2 = _layer_norm(cfg)
         self.mlp = MLP(cfg)
 
-    def forward(self, x: Tensor, **attn_kwargs: Any):  # x: (B, T, C)
-        a, weights, qkv = self.attn(self.ln_1(x), **attn_kwargs)  # (B, T, C)
+    def forward(
+        self, x: Tensor, *, layer: int, ctx: PassContext  # x: (B, T, C)
+    ) -> tuple[Tensor, Tensor | None, tuple[Tensor, Tensor, Tensor] | None]:
+        a, weights, qkv = self.attn(self.ln_1(x), layer=layer, ctx=ctx)  # (B, T, C)
         x = x + a  # (B, T, C)
         x = x + self.mlp(self.ln_2(x))  # (B, T, C)
         return x, weights, qkv
@@ -582,13 +302,14 @@ class GPT(nn.Module):
         # multi-token feed onto a filled cache need it; SDPA's is_causal covers the rest.
         allowed = self.causal[past:S, :S] if capture or (past and T > 1) else None  # (T, S)
 
+        ctx = PassContext(cache=cache, past=past, allowed=allowed, capture=capture)
         x = self.wte(idx) + self._positions(past, T)  # (B, T, C)
         x = self.drop(x)  # (B, T, C)
         attention, hidden, qkv = [], [], None
         if capture:
             hidden.append(x[0].detach())  # (T, C)
         for layer, block in enumerate(self.blocks):
-            x, weights, layer_qkv = block(x, layer=layer, cache=cache, past=past, allowed=allowed, capture=capture)  # (B, T, C)
+            x, weights, layer_qkv = block(x, layer=layer, ctx=ctx)  # (B, T, C)
             if capture:
                 # Detached copies for display: the forward pass itself used `weights` above.
                 attention.append(weights[0].detach())  # (H, T, S)
@@ -611,6 +332,14 @@ class GPT(nn.Module):
             qkv=qkv,
             hidden=torch.stack(hidden) if capture else None,  # (n_layer + 1, T, C)
         )
+
+    def token_embeddings(self) -> Tensor:
+        """The (V, C) token embedding table, detached (for views that map it)."""
+        return self.wte.weight.detach()  # (V, C)
+
+    def position_embeddings(self) -> Tensor:
+        """The (T, C) vectors added to the tokens at each position: learned, or the fixed sinusoids."""
+        return self._positions(0, self.config.context_length).detach()  # (T, C)
 
 
 class Bigram(nn.Module):
@@ -640,38 +369,17 @@ class Bigram(nn.Module):
         logits = self.table(idx)  # (B, T, V)
         return ForwardResult(logits=logits, loss=_loss(logits, targets))
 
+    def token_embeddings(self) -> Tensor:
+        """The (V, V) table, detached: row i, the next token's scores after token i, is token i's vector."""
+        return self.table.weight.detach()  # (V, V)
+
+    def position_embeddings(self) -> None:
+        """None: a bigram model does not know where a token stands."""
+        return None
+
 
 def build_model(cfg: ModelConfig) -> nn.Module:
     """A freshly initialised Bigram or GPT. Refuses one whose weights alone would not fit in RAM."""
     cfg.validate()
-    free = available_memory("cpu")
-    needed = FP32 * param_count(cfg)
-    if free is not None and needed > free:
-        raise ModelError(f"The model's weights alone need {_gb(needed)}, but only {_gb(free)} of memory is free.",
-                         hint="Make the model smaller.")
+    check_weights_fit(cfg)
     return Bigram(cfg) if cfg.arch == "bigram" else GPT(cfg)
-
-
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """AdamW groups as nanoGPT does: decay the matrices (≥ 2-D), not biases or LayerNorm scales."""
-    params = [p for p in model.parameters() if p.requires_grad]  # tied weights appear once
-    return [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
-        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
-    ]
-
-
-def configure(preset_name: str, vocab_size: int, **overrides) -> ModelConfig:
-    """A preset with the fields given (not None) replaced, validated: what the CLI builds."""
-    import dataclasses as _dc
-
-    cfg = _dc.replace(preset(preset_name, vocab_size), **{k: v for k, v in overrides.items() if v is not None})
-    cfg.validate()
-    return cfg
-
-
-def overrides_from_args(args) -> dict:
-    """The model fields an argparse namespace (train/bench options) sets."""
-    return {"n_layer": args.n_layer, "n_head": args.n_head, "d_model": args.d_model,
-            "context_length": args.context, "dropout": args.dropout,
-            "positional": args.positional, "activation": args.activation}

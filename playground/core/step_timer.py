@@ -4,16 +4,21 @@ A step here is what the trainer does per iteration: forward, loss, backward, gra
 and a fused AdamW update, on random tokens of the chosen batch shape. The first step pays for
 allocations and kernel set-up, so it is run but not counted; the median of the rest is the
 answer (robust to one slow step when the machine is busy).
+
+It stays in the core, not in ``playground.bench``: it is a feature of the app (run by the Model
+tab in a helper process), not one of the `playground bench` measurements.
 """
 
 from __future__ import annotations
 
 import statistics
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
+from playground.core import config, devices, train
 from playground.core import model as model_mod
 from playground.errors import Cancelled, ModelError
 
@@ -29,7 +34,7 @@ def _sync(device: torch.device) -> None:
 
 
 def measure_training_step(
-    cfg: model_mod.ModelConfig,
+    cfg: config.ModelConfig,
     batch_size: int,
     steps: int = 5,
     *,
@@ -46,15 +51,11 @@ def measure_training_step(
     """
     if steps < 1:
         raise ModelError(f"Measure at least one step (got {steps}).")
-    dev = model_mod.pick_device(device)
-    model_mod.check_fits(cfg, batch_size, dev)
+    dev = devices.pick_device(device)
+    devices.check_fits(cfg, batch_size, dev)
     torch.manual_seed(seed)
     model = model_mod.build_model(cfg).to(dev).train()
-    groups = model_mod.param_groups(model, 0.1)
-    try:  # the trainer's optimizer: one fused kernel where torch has it
-        opt = torch.optim.AdamW(groups, lr=1e-3, fused=dev.type in ("cuda", "cpu"))
-    except (RuntimeError, TypeError, ValueError):
-        opt = torch.optim.AdamW(groups, lr=1e-3)
+    opt = train.make_optimizer(model, config.TrainConfig(), dev)  # the trainer's own (fused where possible)
     params = [p for g in opt.param_groups for p in g["params"]]
     B, T, V = batch_size, cfg.context_length, cfg.vocab_size
     x = torch.randint(0, V, (B, T), device=dev)  # (B, T) random token ids
@@ -93,5 +94,5 @@ def measure_training_step(
         "batch_size": B,
         "context_length": T,
         "device": dev.type,
-        "device_description": model_mod.device_description(dev),
+        "device_description": devices.device_description(dev),
     }

@@ -20,130 +20,43 @@ first ``next()``; problems once training has started end the stream with ``Finis
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
+import os
 import random
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 
+from playground.core import devices, run_lock
 from playground.core import model as model_mod
 from playground.core.checkpoint import Run
-from playground.errors import CheckpointError, CorpusError, ModelError, PlaygroundError, TrainingError
-
-# --------------------------------------------------------------------------- config
-
-
-@dataclass
-class TrainConfig:
-    iters: int = 2000  # optimizer steps in all
-    batch_size: int = 12
-    lr: float = 1e-3  # peak learning rate, reached at the end of warmup
-    min_lr: float = 1e-4  # reached at the last iteration (cosine decay)
-    warmup: int = 100  # steps of linear warmup
-    weight_decay: float = 0.1  # on 2-D weights only
-    beta1: float = 0.9
-    beta2: float = 0.99
-    grad_clip: float = 1.0  # max gradient norm; 0 = off
-    eval_interval: int = 250  # evaluate (and checkpoint) every this many steps, and at the end
-    eval_iters: int = 20  # batches of train and of validation per evaluation
-    sample_tokens: int = 200  # length of the text sample after each evaluation (0 = none)
-    seed: int = 1337
-    device: str = "auto"  # "auto" | "cpu" | "cuda" | "mps"
-    compile: bool = False  # try torch.compile; falls back to eager with a Note if it fails
-    split: float = 0.9  # training fraction; validation is the end of the text
-    checkpoint_keep: int = 20  # snapshots kept for the history slider
-    sample_interval: int | None = None  # None: sample after each evaluation
-
-    def validate(self) -> None:
-        def need(ok: bool, message: str, hint: str | None = None) -> None:
-            if not ok:
-                raise TrainingError(message, hint)
-
-        need(isinstance(self.iters, int) and self.iters >= 1, f"Iterations must be at least 1 (got {self.iters}).")
-        need(isinstance(self.batch_size, int) and self.batch_size >= 1,
-             f"The batch size must be at least 1 (got {self.batch_size}).")
-        need(self.lr > 0 and math.isfinite(self.lr), f"The learning rate must be above 0 (got {self.lr}).",
-             "1e-3 suits small models.")
-        need(0 <= self.min_lr <= self.lr, f"The final learning rate ({self.min_lr}) must be between 0 and "
-             f"the learning rate ({self.lr}).")
-        need(self.warmup >= 0, f"Warmup cannot be negative (got {self.warmup}).")
-        need(self.weight_decay >= 0, f"Weight decay cannot be negative (got {self.weight_decay}).")
-        need(0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, "Adam's betas must be in [0, 1).")
-        need(self.grad_clip >= 0, f"Gradient clipping cannot be negative (got {self.grad_clip}).")
-        need(self.eval_interval >= 1, f"The evaluation interval must be at least 1 (got {self.eval_interval}).")
-        need(self.eval_iters >= 1, f"Evaluation needs at least 1 batch (got {self.eval_iters}).")
-        need(self.sample_tokens >= 0, "The sample length cannot be negative.")
-        need(0 < self.split < 1, f"The training fraction must be between 0 and 1 (got {self.split}).",
-             "0.9 keeps the last tenth of the text for validation.")
-        need(self.checkpoint_keep >= 2, "Keep at least 2 checkpoints (the first and the last).")
-        need(self.sample_interval is None or self.sample_interval >= 1, "The sample interval must be at least 1.")
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+from playground.core.config import TrainConfig, lr_at, training_defaults
+from playground.core.events import COMPILING_NOTE, Checkpointed, Eval, Event, Finished, Note, Sample, Step
+from playground.errors import CheckpointError, CorpusError, ModelError, PlaygroundError
 
 
-def lr_at(cfg: TrainConfig, step: int) -> float:
-    """Learning rate for 0-based optimizer step ``step``: linear warmup, then cosine to
-    ``min_lr`` at the last step (``iters - 1``), as nanoGPT with lr_decay_iters = max_iters."""
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / (cfg.warmup + 1)
-    span = max(1, (cfg.iters - 1) - cfg.warmup)
-    ratio = min(1.0, (step - cfg.warmup) / span)
-    return cfg.min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (cfg.lr - cfg.min_lr)
+def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """AdamW groups as nanoGPT does: decay the matrices (≥ 2-D), not biases or LayerNorm scales."""
+    params = [p for p in model.parameters() if p.requires_grad]  # tied weights appear once
+    return [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
 
 
-# --------------------------------------------------------------------------- events
-
-
-@dataclass(frozen=True)
-class Step:
-    it: int  # optimizer steps done (1 = the first)
-    loss: float  # training loss of this step's batch (before its update)
-    lr: float  # learning rate used for this step
-    tokens_per_s: float  # batch * context / step time, smoothed
-
-
-@dataclass(frozen=True)
-class Eval:
-    it: int
-    train_loss: float  # mean over eval_iters fixed batches
-    val_loss: float
-
-
-@dataclass(frozen=True)
-class Checkpointed:
-    it: int
-    path: str  # the snapshot for the history slider (latest.pt is saved beside it)
-
-
-@dataclass(frozen=True)
-class Sample:
-    it: int
-    text: str  # generated from a fixed seed, so samples are comparable across evaluations
-
-
-@dataclass(frozen=True)
-class Note:
-    it: int
-    message: str  # something the student may want to know ("resumed from step 500", compile fell back)
-
-
-@dataclass(frozen=True)
-class Finished:
-    reason: str  # "done" | "stopped" | "nan" | "oom" | "error"
-    it: int
-    message: str
-
-
-Event = Step | Eval | Checkpointed | Sample | Note | Finished
-
-# Noted before the first step when compiling; the Train tab clears it once a step has run.
-COMPILING_NOTE = ("Compiling the model: the first step waits for it (up to a minute the first time, "
-                  "seconds after that); the steps after it run faster.")
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+    """The trainer's AdamW: fused into one kernel for all parameters where torch has it."""
+    groups = param_groups(model, cfg.weight_decay)
+    betas = (cfg.beta1, cfg.beta2)
+    if device.type in ("cuda", "cpu"):
+        try:
+            return torch.optim.AdamW(groups, lr=cfg.lr, betas=betas, fused=True)
+        except (RuntimeError, TypeError, ValueError):  # older torch: no fused kernel here
+            pass
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=betas)
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -222,8 +135,8 @@ class Trainer:
                 f"The tokenizer has {tokenizer.vocab_size} tokens but the model only {self.model_cfg.vocab_size}.",
                 "Set the model's vocabulary size to the tokenizer's.")
         self.tokenizer = tokenizer
-        self.device = model_mod.pick_device(cfg.device)
-        model_mod.check_fits(self.model_cfg, cfg.batch_size, self.device)
+        self.device = devices.pick_device(cfg.device)
+        devices.check_fits(self.model_cfg, cfg.batch_size, self.device)
 
         # The corpus as one tensor of ids; validation is its end, as in nanoGPT.
         ids = torch.tensor(tokenizer.encode(self.corpus.text), dtype=torch.long)  # (N,)
@@ -246,7 +159,7 @@ class Trainer:
         self.batch_gen = torch.Generator().manual_seed(cfg.seed)  # training batches only
         self.model = model_mod.build_model(self.model_cfg).to(self.device)
         self.model.train()
-        self.optimizer = self._make_optimizer()
+        self.optimizer = make_optimizer(self.model, cfg, self.device)
 
         if self.device.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = True
@@ -260,20 +173,8 @@ class Trainer:
             self._restore(self._run.load_latest(map_location="cpu"))
         self.forward = self._maybe_compile()
         self._run.update(status="training", device=self.device.type,
-                         device_description=model_mod.device_description(self.device), message=None)
+                         device_description=devices.device_description(self.device), message=None)
         return resuming
-
-    def _make_optimizer(self) -> torch.optim.Optimizer:
-        cfg = self.cfg
-        groups = model_mod.param_groups(self.model, cfg.weight_decay)
-        kwargs: dict[str, Any] = {}
-        # Fused AdamW: one kernel for all parameters (CUDA, and CPU in recent torch).
-        if self.device.type in ("cuda", "cpu"):
-            kwargs["fused"] = True
-        try:
-            return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), **kwargs)
-        except (RuntimeError, TypeError, ValueError):  # older torch: no fused kernel here
-            return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
 
     def _maybe_compile(self):
         if not self.cfg.compile:
@@ -359,7 +260,8 @@ class Trainer:
         return out[0], out[1]
 
     def _sample(self) -> str:
-        from playground.core.generate import SamplingConfig, stream_tokens
+        from playground.core.config import SamplingConfig
+        from playground.core.generate import stream_tokens
 
         tok = self.tokenizer
         try:
@@ -388,8 +290,12 @@ class Trainer:
         return self._elapsed_before + (time.perf_counter() - self._t_start - self._paused)
 
     def _finish(self, reason: str, message: str, status: str) -> Finished:
-        self._run.update(status=status, message=None if reason in ("done", "stopped") else message)
-        return Finished(reason, self.step, message)
+        try:
+            self._run.update(status=status, message=None if reason in ("done", "stopped") else message)
+        except PlaygroundError as exc:  # the disk that failed the step may fail this write too
+            message = f"{message} ({exc.message})" if exc.message not in message else message
+        # What to change after a failure: divergence -> the learning rate, out of memory -> the batch.
+        return Finished(reason, self.step, message, suggest={"nan": "lr", "oom": "batch_size"}.get(reason))
 
     def _eval_and_save(self) -> Iterator[Event]:
         train_loss, val_loss = self._evaluate()
@@ -415,8 +321,10 @@ class Trainer:
     def _nan_message(self) -> str:
         kept = f"The last good checkpoint (step {self._last_saved}) is kept" if self._last_saved >= 0 else \
             "Nothing was saved"
+        usual = training_defaults(self.model_cfg)[0]["lr"]
+        lower = usual if self.cfg.lr > usual else self.cfg.lr / 3  # this size's default, when above it
         return (f"The loss became NaN or infinite at step {self.step}: training diverged. {kept}. "
-                f"Lower the learning rate (e.g. to {self.cfg.lr / 3:.2g}), keep gradient clipping on, "
+                f"Lower the learning rate (e.g. to {lower:.2g}), keep gradient clipping on, "
                 "or use a longer warmup, then start a new run.")
 
     def _wait_while_paused(self) -> None:
@@ -430,6 +338,16 @@ class Trainer:
     # ---- the loop
 
     def run(self) -> Iterator[Event]:
+        """The events of the whole training, with this run locked against a second trainer."""
+        # Under torchrun only rank 0 writes the run, so only it holds the lock.
+        lock = run_lock.acquire(self._run.path, self._run.name) if os.environ.get("RANK", "0") == "0" else None
+        try:
+            yield from self._run_locked()
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _run_locked(self) -> Iterator[Event]:
         resuming = self._setup()
         cfg, run = self.cfg, self._run
         self._t_start, self._paused, self._nan = time.perf_counter(), 0.0, False
@@ -450,20 +368,24 @@ class Trainer:
                 self.model = self.optimizer = None
                 if torch.cuda.is_available():
                     torch.cuda.empty_cache()
-                where = model_mod.device_description(self.device) if self.device is not None else "this device"
+                where = devices.device_description(self.device) if self.device is not None else "this device"
                 yield self._finish("oom", (
                     f"Out of memory at step {self.step} on {where}. Lower the batch size "
                     f"(now {cfg.batch_size}) or the context length, or pick a smaller model. "
                     + (f"The last good checkpoint (step {self._last_saved}) is kept." if self._last_saved >= 0 else "")
                 ).strip(), "failed")
                 return
+            if isinstance(exc, OSError):  # a write the checkpoint module did not word (rare)
+                exc = PlaygroundError(
+                    f"Training stopped: the machine refused a file operation ({exc.strerror or exc}).",
+                    "Check the disk space and that the runs folder is writable, then resume.")
             if isinstance(exc, PlaygroundError):  # e.g. the disk filled up during a save
                 msg = exc.message + (f" {exc.hint}" if exc.hint else "")
-                yield self._finish("error", msg, "failed")
+                yield self._finish("error", msg, "stopped")
                 return
             raise
         finally:
-            run.close_metrics()
+            run.close_metrics_quietly()
             if run.status == "training":  # the consumer dropped the stream mid-way
                 with contextlib.suppress(Exception):
                     run.update(status="stopped")

@@ -1,8 +1,9 @@
 """The main window: six tabs in workflow order, menus, status bar, error hook, settings.
 
 Start-up speed matters (a visible window in < 2.5 s): torch is never imported here. The
-status bar's device label is filled by a background worker that imports torch, and the first
-corpus loads in a worker too, so the window shows at once.
+status bar's device label is filled in by a short child process (``device_probe``: asking
+torch about a GPU here would tie a CUDA context to the window), and the first corpus loads
+in a worker, so the window shows at once.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from PySide6.QtWidgets import (
 
 from playground import __version__, paths, settings
 from playground.errors import PlaygroundError
-from playground.gui import workers
+from playground.gui import device_probe, workers
+from playground.gui.device_probe import DeviceInfo
 from playground.gui.error_dialog import install_excepthook
 from playground.gui.state import AppState
 from playground.gui.tabs import TAB_TITLES, tab_classes
@@ -37,6 +39,8 @@ APP_TITLE = "LLM Playground"
 MAX_RECENT = 8
 SMOKE_MS = 1500
 START_DELAY_MS = 50
+DEVICE_CHECKING = "Device: checking…"
+TORCH_MISSING = "not installed"
 
 
 # ------------------------------------------------------------------------------ resources
@@ -86,16 +90,6 @@ def corpus_spec_label(spec: str) -> str:
     return f"{Path(spec).name} — {Path(spec).parent}"
 
 
-# ------------------------------------------------------------------------------ device probe
-
-
-def _probe_device(progress, cancel) -> str:
-    """Runs in a worker: importing torch takes seconds, so it never happens on the GUI thread."""
-    from playground.core.model import device_description, pick_device
-
-    return device_description(pick_device())
-
-
 # ------------------------------------------------------------------------------ main window
 
 
@@ -112,11 +106,8 @@ class MainWindow(QMainWindow):
         self.tab_widgets: list[QWidget] = []
         for cls in tab_classes():
             tab = cls(self.state, self)
-            index = self.tabs.addTab(tab, cls.TITLE)
+            self.tabs.addTab(tab, cls.TITLE)
             self.tab_widgets.append(tab)
-            if not cls.AVAILABLE:
-                self.tabs.setTabEnabled(index, False)
-                self.tabs.setTabToolTip(index, f"Coming soon. {getattr(cls, 'COMING', '')}")
             if hasattr(tab, "requestTab"):
                 tab.requestTab.connect(self.show_tab)
         assert [self.tabs.tabText(i) for i in range(self.tabs.count())] == TAB_TITLES
@@ -136,7 +127,7 @@ class MainWindow(QMainWindow):
         self.device_handle = None
         self._closed = False
         # Background work starts once the window is on screen: worker threads compete for the
-        # GIL, and importing torch would otherwise delay the first paint by seconds.
+        # GIL, and starting the probe's child process would otherwise delay the first paint.
         if load_initial:
             QTimer.singleShot(START_DELAY_MS, self._load_initial)
         if probe_device:
@@ -151,7 +142,7 @@ class MainWindow(QMainWindow):
     def _start_device_probe(self) -> None:
         if not self._closed:
             self.device_handle = workers.start(
-                _probe_device, parent=self, on_done=self._device_ready,
+                device_probe.probe, parent=self, on_done=self._device_ready,
                 on_error=self._device_failed, name="device-probe",
             )
 
@@ -168,9 +159,10 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.device_label = QLabel("Device: loading torch…")
+        self.device_label = QLabel(DEVICE_CHECKING)
         self.device_label.setToolTip("Where the model's arithmetic runs: the CPU, or a GPU when "
-                                     "one is available (filled in once torch has loaded)")
+                                     "one is available (filled in once a helper process has "
+                                     "asked PyTorch)")
         self.corpus_label = QLabel("Corpus: loading…")
         self.corpus_label.setToolTip("The text the model learns from (Corpus tab)")
         self.tokenizer_label = QLabel("Tokenizer: none yet")
@@ -276,7 +268,7 @@ class MainWindow(QMainWindow):
             try:
                 torch_version = metadata.version("torch")
             except metadata.PackageNotFoundError:
-                torch_version = "not installed"
+                torch_version = TORCH_MISSING
         return (
             f"<h3>LLM Playground {__version__}</h3>"
             "<p>Train a small GPT on your own text and look inside it.</p>"
@@ -312,8 +304,8 @@ class MainWindow(QMainWindow):
     def _run_changed(self, run: Any) -> None:
         self.run_label.setText(f"Run: {getattr(run, 'name', 'none yet') if run else 'none yet'}")
 
-    def _device_ready(self, description: str) -> None:
-        self.device_label.setText(f"Device: {description}")
+    def _device_ready(self, info: DeviceInfo) -> None:
+        self.device_label.setText(f"Device: {info.description}")
 
     def _device_failed(self, exc: BaseException) -> None:
         self.device_label.setText("Device: torch could not load")
@@ -335,9 +327,7 @@ class MainWindow(QMainWindow):
     def _restore_window(self) -> None:
         ini = window_settings()
         geometry = ini.value("window/geometry")
-        if geometry is not None and self.restoreGeometry(geometry):
-            pass
-        else:
+        if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1200, 800)
         state = ini.value("window/state")
         if state is not None:
@@ -347,7 +337,7 @@ class MainWindow(QMainWindow):
             index = int(index)
         except (TypeError, ValueError):
             index = 0
-        if 0 <= index < self.tabs.count() and self.tabs.isTabEnabled(index):
+        if 0 <= index < self.tabs.count():
             self.tabs.setCurrentIndex(index)
 
     def save_window(self) -> None:

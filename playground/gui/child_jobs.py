@@ -11,12 +11,15 @@ JSON-able data (tokenizers as ``to_json()`` dicts).
 
 from __future__ import annotations
 
-import multiprocessing
+import os
+import threading
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from playground.errors import Cancelled, PlaygroundError
+from playground.gui import child_process
 
 BIG_TEXT = 4_000_000  # characters; above this, training runs in a child process
 
@@ -44,7 +47,10 @@ def train_bpe(text: str, vocab_size: int, progress=None) -> dict:
 # ----------------------------------------------------------------------------- the child
 
 
-def _child_main(conn, fn: Callable, args: tuple) -> None:
+def _child_main(conn, lifeline, parent_pid: int, fn: Callable, args: tuple) -> None:
+    # The window is gone (crashed, killed): nobody wants the result, stop computing at once.
+    threading.Thread(target=child_process.watch_parent, args=(lifeline, parent_pid, lambda: os._exit(1)),
+                     daemon=True, name="parent-watchdog").start()
     last = [0.0]
 
     def progress(done: int, total: int | None = None) -> None:
@@ -72,40 +78,28 @@ def run_in_child(fn: Callable, *args: Any, progress=None, cancel=None, poll_s: f
     (a threading.Event) terminates the child; an error in the child is raised here again
     (a PlaygroundError keeps its message and hint).
     """
-    ctx = multiprocessing.get_context("spawn")  # no fork: the parent has Qt and threads
-    receive, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child_main, args=(send, fn, args), daemon=True,
-                       name=f"playground-{fn.__name__}")
-    proc.start()
-    send.close()
+
+    def keep_going() -> bool:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+        return True
+
+    child = child_process.ChildProcess(_child_main, os.getpid(), fn, args, name=f"playground-{fn.__name__}")
     try:
-        while True:
-            if cancel is not None and cancel.is_set():
-                raise Cancelled()
-            if receive.poll(poll_s):
-                try:
-                    message = receive.recv()
-                except EOFError:
-                    raise PlaygroundError(
-                        "The helper process stopped without an answer.",
-                        "The computer may be out of memory; try a smaller text.") from None
-                kind = message[0]
-                if kind == "progress":
-                    if progress is not None:
-                        progress(message[1], message[2])
-                elif kind == "result":
-                    return message[1]
-                else:
-                    _kind, cls, text, hint, details = message
-                    if isinstance(cls, type) and issubclass(cls, PlaygroundError):
-                        raise cls(text, hint)
-                    raise RuntimeError(f"{cls.__name__}: {text}\n(in the helper process)\n{details}")
-            elif not proc.is_alive() and not receive.poll():
-                raise PlaygroundError(
-                    f"The helper process ended unexpectedly (exit code {proc.exitcode}).",
-                    "The computer may be out of memory; try a smaller text.")
+        for message in child.messages(keep_going, poll_s):
+            kind = message[0]
+            if kind == "progress":
+                if progress is not None:
+                    progress(message[1], message[2])
+            elif kind == "result":
+                return message[1]
+            else:
+                _kind, cls, text, hint, details = message
+                if isinstance(cls, type) and issubclass(cls, PlaygroundError):
+                    raise cls(text, hint)
+                raise RuntimeError(f"{cls.__name__}: {text}\n(in the helper process)\n{details}")
     finally:
-        if proc.is_alive():
-            proc.terminate()
-        proc.join(5)
-        receive.close()
+        child.close()  # no grace: the answer is in (or unwanted), the child may go
+    raise PlaygroundError(
+        f"The helper process ended without an answer (exit code {child.exitcode}).",
+        "The computer may be out of memory; try a smaller text.")

@@ -21,11 +21,11 @@ from PySide6.QtWidgets import (
     QApplication,
     QDialog,
     QDialogButtonBox,
+    QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QPushButton,
     QStyle,
-    QHBoxLayout,
     QVBoxLayout,
     QWidget,
 )

@@ -1,7 +1,8 @@
 """What the tabs share: the current corpus, split, tokenizer, model config and run.
 
 Tabs read and set these through one ``AppState`` and listen to its signals; they never reach
-into each other's widgets. Setting a value to the one already held emits nothing.
+into each other's widgets. Setting a value equal to the one already held emits nothing
+(equality, not identity: the same run opened twice is one run).
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ class AppState(QObject):
     tokenizerChanged = Signal(object)  # Tokenizer | None
     modelConfigChanged = Signal(object)  # ModelConfig | None
     runChanged = Signal(object)  # Run | None
+    # A training run wrote a checkpoint: (run folder as str, step). Views of that run refresh
+    # on it instead of polling the disk.
+    checkpointSaved = Signal(str, int)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -33,7 +37,7 @@ class AppState(QObject):
         return self._corpus
 
     def set_corpus(self, corpus: Any) -> None:
-        if corpus is not self._corpus:
+        if corpus != self._corpus:
             self._corpus = corpus
             self.corpusChanged.emit(corpus)
 
@@ -52,7 +56,7 @@ class AppState(QObject):
         return self._tokenizer
 
     def set_tokenizer(self, tokenizer: Any) -> None:
-        if tokenizer is not self._tokenizer:
+        if tokenizer != self._tokenizer:
             self._tokenizer = tokenizer
             self.tokenizerChanged.emit(tokenizer)
 
@@ -70,6 +74,10 @@ class AppState(QObject):
         return self._run
 
     def set_run(self, run: Any) -> None:
-        if run is not self._run:
+        if run != self._run:
             self._run = run
             self.runChanged.emit(run)
+
+    def notify_checkpoint(self, run_path: str, step: int) -> None:
+        """The Train tab calls this when its run saved a checkpoint at ``step``."""
+        self.checkpointSaved.emit(str(run_path), int(step))

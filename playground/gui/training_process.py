@@ -15,14 +15,14 @@ The child sets ``OMP_WAIT_POLICY=PASSIVE`` (unless set) because the GUI always s
 The pieces::
 
     GUI thread (TrainTab)            QThread (TrainingJob._work)            child process
-    Start  ──> TrainingJob(...)  ──> ctx.Process(spawn).start()   ──>  _child_main: Trainer.run()
+    Start  ──> TrainingJob(...)  ──> ChildProcess(...) (spawn)    ──>  _child_main: Trainer.run()
     Pause/Resume/Stop: set the multiprocessing.Events the trainer polls between steps
     on_items(list[event]) <── progress.item(ev) <── conn.recv(): lists of events (batched ~30/s)
 
-No orphan process: the child holds the read end of a control pipe whose only write end lives
-in the GUI process. When the GUI process dies (even ``kill -9``), the OS closes that end, the
-child's watchdog thread reads EOF and sets ``stop``: the trainer saves a checkpoint and the child
-exits. The watchdog also checks ``os.getppid()``.
+Spawning, reading the pipe and ending the child are child_process.py's, shared with
+child_jobs.py. No orphan process: when the GUI process dies (even ``kill -9``), the child's
+watchdog (``child_process.watch_parent``) sees its lifeline close and sets ``stop``: the
+trainer saves a checkpoint and the child exits.
 
 This module loads neither Qt widgets nor torch: the child imports it too (the package's
 __init__ only loads QtCore for its workaround).
@@ -30,17 +30,21 @@ __init__ only loads QtCore for its workaround).
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
+
+from playground.core import events
+from playground.gui import child_process
+from playground.gui.child_process import pid_alive as pid_alive  # tests check the child is gone
 
 BATCH_S = 1 / 30  # the child sends at most ~30 batches of Step events a second
 STOP_GRACE_S = 60.0  # after Stop, how long the child may take to save before it is terminated
-POLL_S = 0.05
+POLL_S = child_process.POLL_S
 
 
 # ----------------------------------------------------------------------------- extra events
@@ -126,27 +130,14 @@ class _PauseProbe:
         return value
 
 
-def _watch_parent(ctrl, parent_pid: int, stop) -> None:
-    """Child-side watchdog thread: the parent's death closes ``ctrl`` (EOF) -> stop and save."""
-    while not stop.is_set():
-        try:
-            if ctrl.poll(0.5):
-                ctrl.recv()  # the parent never sends: readable means EOF
-        except (EOFError, OSError):
-            stop.set()
-            return
-        if os.getppid() != parent_pid:  # re-parented: the GUI process is gone
-            stop.set()
-            return
-
-
-def _child_main(conn, ctrl, run_path: str, corpus, resume: bool, pause, stop, parent_pid: int) -> None:
+def _child_main(conn, lifeline, run_path: str, corpus, resume: bool, pause, stop, parent_pid: int) -> None:
     # Before torch loads: OpenMP workers that spin while waiting collapse as soon as another
     # process (the GUI drawing plots, anything else) takes a core. Measured here on 2 busy cores,
     # Small preset: 340-980 tokens/s spinning vs 4,700 sleeping ("passive"), same 2 threads.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    threading.Thread(target=_watch_parent, args=(ctrl, parent_pid, stop), daemon=True,
-                     name="parent-watchdog").start()
+    # The GUI process is gone: stop, which saves a checkpoint, and exit.
+    threading.Thread(target=child_process.watch_parent, args=(lifeline, parent_pid, stop.set, stop),
+                     daemon=True, name="parent-watchdog").start()
     out = _Outbox(conn, stop)
     probe = _PauseProbe(pause, out)
     try:
@@ -157,7 +148,7 @@ def _child_main(conn, ctrl, run_path: str, corpus, resume: bool, pause, stop, pa
         probe.step = lambda: trainer.step
         out.put(Started(os.getpid()), flush=True)
         for event in trainer.run():
-            out.put(event, flush=not isinstance(event, train.Step))
+            out.put(event, flush=not isinstance(event, events.Step))
         out.flush()
     except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent
         out.put(ChildFailed(type(exc), str(getattr(exc, "message", exc)), getattr(exc, "hint", None),
@@ -168,23 +159,6 @@ def _child_main(conn, ctrl, run_path: str, corpus, resume: bool, pause, stop, pa
 
 
 # ----------------------------------------------------------------------------- the parent
-
-
-def pid_alive(pid: int | None) -> bool:
-    """True while ``pid`` is a live process (a zombie counts as gone)."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except (OSError, IndexError):
-        return True
 
 
 class TrainingJob:
@@ -199,8 +173,7 @@ class TrainingJob:
                  on_events=None, on_done=None, on_error=None) -> None:
         from playground.gui import workers
 
-        ctx = multiprocessing.get_context("spawn")  # no fork: the parent has Qt and threads
-        self._ctx = ctx
+        ctx = child_process.SPAWN
         self.run_path = str(run_path)
         self.corpus = corpus
         self.resume = resume
@@ -236,65 +209,36 @@ class TrainingJob:
     def _work(self, progress, cancel) -> Any:
         from playground.errors import PlaygroundError
 
-        ctx = self._ctx
-        receive, send = ctx.Pipe(duplex=False)
-        ctrl_child, ctrl_parent = ctx.Pipe(duplex=False)  # ctrl_parent is never written: EOF = we died
-        proc = ctx.Process(
-            target=_child_main,
-            args=(send, ctrl_child, self.run_path, self.corpus, self.resume, self.pause_event,
-                  self.stop_event, os.getpid()),
-            daemon=True, name="playground-training")
-        proc.start()
-        self.process, self.pid = proc, proc.pid
-        send.close()  # our copies of the child's ends: EOF on `receive` once the child is gone
-        ctrl_child.close()
+        child = child_process.ChildProcess(
+            _child_main, self.run_path, self.corpus, self.resume, self.pause_event, self.stop_event,
+            os.getpid(), name="playground-training")
+        self.process, self.pid = child.process, child.pid
         failure: ChildFailed | None = None
 
-        def relay() -> bool:
-            """Pass one batch from the child on to the GUI; False once the pipe is closed."""
-            nonlocal failure
-            try:
-                batch = receive.recv()
-            except (EOFError, OSError):
-                return False
-            for event in batch:
-                if isinstance(event, ChildFailed):
-                    failure = event  # raised below, once the child has ended
-                    continue
-                if type(event).__name__ == "Finished":
-                    self.finished = event
-                progress.item(event)
+        def keep_going() -> bool:
+            if cancel.is_set() and not self.stop_event.is_set():
+                self.stop()  # window closing: the child saves and ends
+            if self.stop_event.is_set():
+                self._stop_asked_at = self._stop_asked_at or time.monotonic()
+                return time.monotonic() - self._stop_asked_at <= STOP_GRACE_S  # then terminated
             return True
 
         try:
-            while True:
-                if cancel.is_set() and not self.stop_event.is_set():
-                    self.stop()  # window closing: the child saves and ends
-                if self.stop_event.is_set():
-                    self._stop_asked_at = self._stop_asked_at or time.monotonic()
-                    if time.monotonic() - self._stop_asked_at > STOP_GRACE_S:
-                        break  # terminated below
-                if receive.poll(POLL_S):
-                    if not relay():
-                        break
-                    # The child already batches (≤ ~30/s): relay each batch at once, so a
-                    # trailing Paused marker is not held back while the child is quiet.
-                    progress.flush()
-                elif not proc.is_alive():
-                    while receive.poll() and relay():  # whatever it sent just before exiting
-                        pass
-                    break
+            for batch in child.messages(keep_going, POLL_S):
+                for event in batch:
+                    match event:
+                        case ChildFailed():
+                            failure = event  # raised below, once the child has ended
+                            continue
+                        case events.Finished():
+                            self.finished = event
+                    progress.item(event)
+                # The child already batches (≤ ~30/s): relay each batch at once, so a trailing
+                # Paused marker is not held back while the child is quiet.
+                progress.flush()
         finally:
-            proc.join(10 if self.finished is not None or failure is not None else 2)
-            if proc.is_alive():
-                proc.terminate()
-                proc.join(5)
-            if proc.is_alive():
-                proc.kill()
-                proc.join(5)
-            self.exitcode = proc.exitcode
-            receive.close()
-            ctrl_parent.close()
+            child.close(10 if self.finished is not None or failure is not None else 2)
+            self.exitcode = child.exitcode
         if failure is not None:
             if isinstance(failure.cls, type) and issubclass(failure.cls, PlaygroundError):
                 raise failure.cls(failure.message, failure.hint)

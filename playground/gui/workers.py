@@ -25,7 +25,8 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
@@ -34,7 +35,7 @@ WorkFn = Callable[[ProgressFn, threading.Event], Any]
 
 PROGRESS_INTERVAL_S = 1 / 30  # at most ~30 progress updates a second reach the GUI
 
-_active: set["WorkerHandle"] = set()  # keeps handles (and their threads) alive until they end
+_active: set[WorkerHandle] = set()  # keeps handles (and their threads) alive until they end
 
 
 class _Reporter:
@@ -147,7 +148,7 @@ class WorkerHandle(QObject):
         self._thread.finished.connect(self._thread_finished)
 
     # -- control ---------------------------------------------------------------------------
-    def start(self) -> "WorkerHandle":
+    def start(self) -> WorkerHandle:
         _active.add(self)
         self._thread.start()
         return self
@@ -171,14 +172,15 @@ class WorkerHandle(QObject):
             _active.discard(self)
 
     # -- slots (GUI thread) ----------------------------------------------------------------
+    # An abandoned job's late reports are dropped: the widgets they would update may be gone.
     @Slot(int, int)
     def _relay_progress(self, done: int, total: int) -> None:
-        if self._on_progress is not None and not self._finished:
+        if self._on_progress is not None and not (self._finished or self._abandoned):
             self._on_progress(done, total)
 
     @Slot(list)
     def _relay_items(self, batch: list) -> None:
-        if self._on_items is not None and not self._abandoned:
+        if self._on_items is not None and not (self._finished or self._abandoned):
             self._on_items(batch)
 
     @Slot(object)
@@ -214,22 +216,12 @@ class WorkerHandle(QObject):
             self.deleteLater()
 
 
-def start(
-    fn: WorkFn,
-    *,
-    parent: QObject | None = None,
-    on_done: Callable[[Any], None] | None = None,
-    on_error: Callable[[BaseException], None] | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
-    on_items: Callable[[list], None] | None = None,
-    name: str = "worker",
-) -> WorkerHandle:
-    """Run ``fn(progress, cancel)`` on a fresh QThread; callbacks run in the GUI thread."""
-    handle = WorkerHandle(
-        fn, parent=parent, on_done=on_done, on_error=on_error, on_progress=on_progress,
-        on_items=on_items, name=name,
-    )
-    return handle.start()
+def start(fn: WorkFn, **options: Any) -> WorkerHandle:
+    """Run ``fn(progress, cancel)`` on a fresh QThread; callbacks run in the GUI thread.
+
+    ``options`` are WorkerHandle's: parent, on_done, on_error, on_progress, on_items, name.
+    """
+    return WorkerHandle(fn, **options).start()
 
 
 def active() -> list[WorkerHandle]:

@@ -14,8 +14,9 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+
 
 def _wait(app, condition: Callable[[], bool], timeout: float = 120.0, settle_ms: int = 0) -> None:
     """Run the event loop until ``condition()`` holds (then ``settle_ms`` more)."""
@@ -71,7 +72,7 @@ def take(outdir: Path, corpus: str | None, vocab: int, size: tuple[int, int]) ->
     tok_tab.bpe_spin.setValue(vocab)
     tok_tab.train_bpe()
     _wait(app, lambda: idle() and tok_tab.tokenizer is not None and tok_tab.kind == "bpe")
-    _wait(app, lambda: "cl100k" in tok_tab.tokenizers and tok_tab.vocab_model.has_counts
+    _wait(app, lambda: "cl100k" in tok_tab.tokenizers and tok_tab.vocab.model.has_counts
           and window.device_handle is not None and not window.device_handle.running)
     tok_tab.reset_sample()  # the default: the start of the corpus
 
@@ -87,13 +88,13 @@ def take(outdir: Path, corpus: str | None, vocab: int, size: tuple[int, int]) ->
     shots.append(_save(window, outdir / "tokenizer.png"))
 
     tok_tab.inner_tabs.setCurrentIndex(1)
-    n = min(24, tok_tab.merge_slider.maximum())
-    tok_tab.merge_slider.setValue(n)
+    n = min(24, tok_tab.merges.slider.maximum())
+    tok_tab.merges.slider.setValue(n)
     _wait(app, lambda: True, settle_ms=300)
     shots.append(_save(window, outdir / "tokenizer-merges.png"))
 
     tok_tab.inner_tabs.setCurrentIndex(2)
-    tok_tab.vocab_view.sortByColumn(2, Qt.DescendingOrder)
+    tok_tab.vocab.view.sortByColumn(2, Qt.DescendingOrder)
     _wait(app, lambda: True, settle_ms=300)
     shots.append(_save(window, outdir / "tokenizer-vocabulary.png"))
     tok_tab.inner_tabs.setCurrentIndex(0)
@@ -261,43 +262,44 @@ def take_generate(outdir: Path, size: tuple[int, int] = (1280, 800), prompt: str
     shots = []
 
     # Streaming text shaded by probability; the chart shows the least certain choice.
-    tab.prompt.setPlainText(prompt)
-    tab.temperature.setValue(0.8)
-    tab.top_k.setValue(8)
-    tab.seed.setValue(7)
-    tab.max_tokens.setValue(180)
-    tab.generate()
+    write, text = tab.write_page, tab.write_page.session
+    write.prompt.setPlainText(prompt)
+    tab.form.temperature.setValue(0.8)
+    tab.form.top_k.setValue(8)
+    tab.form.seed.setValue(7)
+    tab.form.max_tokens.setValue(180)
+    write.generate()
     _wait(app, lambda: not tab.busy, settle_ms=100)
-    unsure = min(range(len(tab.steps)), key=lambda k: tab.steps[k].alternatives[0][2])
-    tab._token_clicked(len(tab.prompt_ids) + unsure)
+    unsure = min(range(len(text.steps)), key=lambda k: text.steps[k].alternatives[0][2])
+    write._token_clicked(text.n_prompt + unsure)
     _wait(app, lambda: True, settle_ms=300)
     shots.append(_save(window, outdir / "generate.png"))
 
     # Step mode: one token at a time; at an uncertain choice a bar is clicked (the student
     # picks the token), then on to the next uncertain choice.
-    tab.clear_output()
-    tab.temperature.setValue(1.0)
-    tab.top_k.setValue(0)
-    tab.prompt.setPlainText("Anna sees ")
+    write.clear_output()
+    tab.form.temperature.setValue(1.0)
+    tab.form.top_k.setValue(0)
+    write.prompt.setPlainText("Anna sees ")
 
     def step_until_unsure(least: int) -> None:
         for _ in range(24):
-            tab.next_token()
+            write.next_token()
             _wait(app, lambda: not tab.busy)
-            if len(tab.steps) >= least and tab.proposal.alternatives[0][2] < 0.6:
+            if len(text.steps) >= least and text.proposal.alternatives[0][2] < 0.6:
                 return
 
     step_until_unsure(1)
-    tab._bar_clicked(tab.proposal.alternatives[1][0])
+    write._bar_clicked(text.proposal.alternatives[1][0])
     _wait(app, lambda: not tab.busy)
-    step_until_unsure(len(tab.steps) + 2)
+    step_until_unsure(len(text.steps) + 2)
     _wait(app, lambda: True, settle_ms=300)
     shots.append(_save(window, outdir / "generate-step.png"))
 
     # Score a text: an excerpt of the training text next to one of the validation text.
     tab.pages.setCurrentIndex(1)
-    tab.score_edit.setPlainText("Tom sees the red fox. The foxes that sing like Anna.")
-    tab.score_train_vs_val()
+    tab.score_page.score_edit.setPlainText("Tom sees the red fox. The foxes that sing like Anna.")
+    tab.score_page.score_train_vs_val()
     _wait(app, lambda: not tab.busy, settle_ms=300)
     shots.append(_save(window, outdir / "score.png"))
     tab.pages.setCurrentIndex(0)

@@ -14,6 +14,13 @@ import pytest
 from playground import __version__
 
 TINY = ["--preset", "tiny", "--n-layer", "1", "--d-model", "32", "--context", "16"]
+BENCH_TRAIN_KEYS = {
+    "tokens_per_s", "ms_per_iter_median", "train_loss", "val_loss", "iters", "device", "torch_threads",
+    "corpus", "tokenizer", "vocab_size", "n_layer", "n_head", "d_model", "context", "dropout", "batch",
+    "seed", "compile", "compiled", "recipe"}
+BENCH_GENERATE_KEYS = {
+    "tokens_per_s_cached", "tokens_per_s_uncached", "cache_speedup", "first_token_ms", "tokens", "device",
+    "torch_threads", "n_layer", "n_head", "d_model", "context", "vocab_size", "seed"}
 
 
 def play(*args: str, home: Path, timeout: float = 180, **kw) -> subprocess.CompletedProcess:
@@ -85,6 +92,18 @@ def test_train_then_generate(playground_home):
     assert again.stdout == gen.stdout  # seeded: repeatable
 
 
+def test_progress_goes_to_stderr_and_quiet_silences_it(playground_home):
+    args = ("train", "--corpus", "builtin:grammar-lessons", *TINY, "--iters", "4", "--batch", "2",
+            "--eval-interval", "2")
+    out = play(*args, "--name", "loud", home=playground_home)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines() == [f"run saved: {playground_home / 'data' / 'runs' / 'loud'}"]
+    assert "training: 100%" in out.stderr and "4/4" in out.stderr  # tqdm's bar reached the end
+    assert "checkpoint saved at step 4" in out.stderr
+    quiet = play(*args, "--name", "hush", "--quiet", home=playground_home)
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+
+
 def test_zero_is_a_value_not_a_missing_option(playground_home):
     out = play("train", "--corpus", "builtin:grammar-lessons", *TINY, "--iters", "0", "--name", "zero",
                "--quiet", home=playground_home)
@@ -109,10 +128,12 @@ def test_bench_train_keys(playground_home):
                "--dropout", "0", "--iters", "3", "--json", home=playground_home)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
-    for key in ("tokens_per_s", "ms_per_iter_median", "train_loss", "val_loss", "iters", "device",
-                "torch_threads", "n_layer", "n_head", "d_model", "context", "batch", "dropout"):
-        assert key in result, key
+    assert set(result) == BENCH_TRAIN_KEYS  # the JSON is an interface: same keys as before
     assert result["iters"] == 3 and result["device"] == "cpu"
+    assert (result["n_layer"], result["n_head"], result["d_model"], result["context"], result["batch"]) \
+        == (1, 2, 32, 16, 4)
+    assert result["corpus"] == "builtin:grammar-lessons" and result["tokenizer"] == "char"
+    assert result["vocab_size"] > 10  # the tokenizer's, not a placeholder
     assert result["compile"] is False and result["compiled"] is False
     assert result["val_loss"] > 0 and result["train_loss"] > 0
     assert not (playground_home / "data" / "runs" / "bench").exists()  # benches leave no runs behind
@@ -123,8 +144,8 @@ def test_bench_generate_keys(playground_home):
                "--tokens", "5", "--json", home=playground_home)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
-    for key in ("tokens_per_s_cached", "tokens_per_s_uncached", "first_token_ms", "device", "torch_threads"):
-        assert key in result, key
+    assert set(result) == BENCH_GENERATE_KEYS
+    assert (result["n_layer"], result["d_model"], result["vocab_size"], result["tokens"]) == (1, 32, 65, 5)
     assert result["tokens_per_s_cached"] > 0 and result["tokens_per_s_uncached"] > 0
 
 

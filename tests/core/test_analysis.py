@@ -11,11 +11,11 @@ import torch
 from playground.core.analysis import (
     attention_math,
     cosine_similarity,
-    pca_2d,
     head_pattern_scores,
     label_head,
     label_heads,
     overfitting,
+    pca_2d,
     unigram_baseline,
 )
 
@@ -172,7 +172,8 @@ def test_cosine_similarity():
 
 
 def test_attention_math_reproduces_the_models_own_numbers():
-    from playground.core.model import ModelConfig, build_model
+    from playground.core.config import ModelConfig
+    from playground.core.model import build_model
 
     torch.manual_seed(0)
     cfg = ModelConfig(vocab_size=11, context_length=16, n_layer=2, n_head=2, d_model=16)

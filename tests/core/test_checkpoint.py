@@ -6,6 +6,7 @@ import errno
 import json
 import os
 import zipfile
+from itertools import pairwise
 
 import pytest
 import torch
@@ -13,12 +14,13 @@ import torch
 from playground import paths
 from playground.core import checkpoint as ckpt
 from playground.core.checkpoint import Run, export_zip, import_zip, list_runs, restore, retained_steps
-from playground.core.model import ModelConfig, build_model
+from playground.core.config import ModelConfig, TrainConfig
+from playground.core.model import build_model
 from playground.core.tokenizers import CharTokenizer
-from playground.core.train import TrainConfig
 from playground.errors import CheckpointError, TrainingError
 
 TEXT = "hello world, hello there.\n" * 20
+TOK_IDS = CharTokenizer.train(TEXT).encode("hello there")
 RECORD = {"source": "builtin:copy-lessons", "name": "Copy lessons", "sha256": "0" * 64, "split": 0.9,
           "encoding": "utf-8"}
 
@@ -103,6 +105,17 @@ def test_metrics_append_read_and_torn_line():
     assert [(r["kind"], r["it"]) for r in run2.metrics()] == [("step", 1), ("eval", 1)]
 
 
+def assert_same_weights(loaded: torch.nn.Module, saved: torch.nn.Module) -> None:
+    """Every tensor equal, and so the same logits for the same tokens."""
+    a, b = loaded.state_dict(), saved.state_dict()
+    assert list(a) == list(b)
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    x = torch.tensor([TOK_IDS])  # (1, T)
+    with torch.no_grad():
+        assert torch.equal(loaded.eval()(x).logits, saved.eval()(x).logits)
+
+
 def test_snapshots_latest_and_load_model():
     run = _make()
     torch.manual_seed(0)
@@ -114,22 +127,24 @@ def test_snapshots_latest_and_load_model():
     assert raw["format_version"] == ckpt.FORMAT_VERSION and raw["step"] == 7 and raw["val_loss"] == 2.5
     loaded = run.load_model(7)
     assert not loaded.training
-    for (k, v), (k2, v2) in zip(model.state_dict().items(), loaded.state_dict().items()):
-        assert k == k2 and torch.equal(v, v2)
-    # latest.pt holds the full state; load_model() without a step reads it.
-    opt = torch.optim.AdamW(model.parameters())
-    run.save_latest({"step": 9, "model": model.state_dict(), "optimizer": opt.state_dict(),
+    assert_same_weights(loaded, model)
+    # latest.pt holds the full state; load_model() without a step reads it (trained on since step 7).
+    later = build_model(run.model_config)
+    opt = torch.optim.AdamW(later.parameters())
+    run.save_latest({"step": 9, "model": later.state_dict(), "optimizer": opt.state_dict(),
                      "rng": {"torch": torch.get_rng_state(), "python": [3, [1, 2], None]}})
     state = run.load_latest()
     assert state["step"] == 9 and state["rng"]["python"] == [3, [1, 2], None]
-    assert torch.equal(run.load_model().wte.weight, model.wte.weight)
+    assert not torch.equal(later.wte.weight, model.wte.weight)
+    assert_same_weights(run.load_model(), later)
+    assert_same_weights(run.load_model(7), model)  # the snapshot is untouched
 
 
 def test_retention_keeps_first_last_and_thins_evenly():
     assert retained_steps([1, 2, 3], 20) == [1, 2, 3]
     kept = retained_steps(list(range(0, 1001, 10)), 20)
     assert len(kept) == 20 and kept[0] == 0 and kept[-1] == 1000
-    gaps = [b - a for a, b in zip(kept, kept[1:])]
+    gaps = [b - a for a, b in pairwise(kept)]
     assert max(gaps) - min(gaps) <= 20  # evenly spread (targets every ~52.6 steps)
     run = _make()
     model = build_model(run.model_config)
@@ -216,7 +231,7 @@ def test_rename_delete_restore_and_disk_size():
     assert [r.name for r in list_runs()] == ["taken"]
     back = restore(trash)
     assert back.name == "new-name" and back.disk_size() == size
-    assert back.load_model(0) is not None
+    assert_same_weights(back.load_model(0), model)
 
 
 def test_export_import_zip_round_trip(tmp_path):
@@ -233,7 +248,7 @@ def test_export_import_zip_round_trip(tmp_path):
     assert imported.metrics() == run.metrics()
     for rel in ("tokenizer.json", "latest.pt", "checkpoints/step_000000.pt", "metrics.csv"):
         assert (imported.path / rel).read_bytes() == (run.path / rel).read_bytes()
-    assert torch.equal(imported.load_model(0).wte.weight, model.wte.weight)
+    assert_same_weights(imported.load_model(0), model)
 
 
 @pytest.mark.parametrize("bad", ["../evil/run.json", "/abs/run.json", "x/../../run.json"])

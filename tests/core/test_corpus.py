@@ -246,7 +246,7 @@ def test_folder_whose_text_files_are_all_empty(tmp_path):
 def test_folder_with_a_cp1252_file_is_marked_guessed(tmp_path):
     root = tmp_path / "mixed"
     root.mkdir()
-    (root / "a.txt").write_bytes("plain\n".encode("utf-8"))
+    (root / "a.txt").write_bytes(b"plain\n")
     (root / "b.txt").write_bytes("caf\u00e9\n".encode("cp1252"))
     c = load_folder(root)
     assert c.text == "plain\n\ncaf\u00e9\n"
@@ -343,7 +343,7 @@ def test_split_sizes_and_validation_from_the_end():
 
 def test_sha256_and_record():
     c = from_text("abc é")
-    assert c.sha256 == hashlib.sha256("abc é".encode("utf-8")).hexdigest()
+    assert c.sha256 == hashlib.sha256("abc é".encode()).hexdigest()
     assert c.record(0.8) == {"source": "pasted", "name": "Pasted text", "sha256": c.sha256,
                              "split": 0.8, "encoding": "utf-8"}
 

@@ -10,43 +10,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from playground.core.generate import SamplingConfig, TokenStep, filter_probs, score_text, stream_tokens
-from playground.core.model import ModelConfig, build_model
+from playground.core.config import ModelConfig, SamplingConfig
+from playground.core.generate import TokenStep, filter_probs, kept_after_cut, score_text, stream_tokens
+from playground.core.model import build_model
+from playground.core.tokenizers import BPETokenizer, CharTokenizer
 from playground.errors import ModelError, TokenizerError
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one torch thread (conftest.py)
 
 
-ALPHABET = "\n abcdefghijklmnopqrstuvwxyz.,"
-
-
-class CharTok:
-    """A stand-in character tokenizer with the contract's surface (the real one lives in tokenizers.py)."""
-
-    kind = "char"
-
-    def __init__(self, chars: str = ALPHABET) -> None:
-        self.chars = chars
-        self.stoi = {c: i for i, c in enumerate(chars)}
-        self.vocab_size = len(chars)
-
-    def encode(self, text: str) -> list[int]:
-        try:
-            return [self.stoi[c] for c in text]
-        except KeyError as exc:
-            raise TokenizerError(f"unknown character {exc.args[0]!r}") from None
-
-    def decode(self, ids) -> str:
-        return "".join(self.chars[i] for i in ids)
-
-    def token_label(self, token_id: int) -> str:
-        return self.chars[token_id].replace(" ", "·").replace("\n", "↵")
-
-    def unknown_spans(self, text: str) -> list[tuple[int, int]]:
-        return [(i, i + 1) for i, c in enumerate(text) if c not in self.stoi]
-
-
-TOK = CharTok()
+# The real character tokenizer, with two characters that take more than one byte in UTF-8.
+TOK = CharTokenizer.train("\n abcdefghijklmnopqrstuvwxyz.,é→")
 CFG = ModelConfig(vocab_size=TOK.vocab_size, context_length=16, n_layer=2, n_head=2, d_model=32)
 
 
@@ -139,7 +113,7 @@ def test_greedy_cached_and_uncached_agree_well_past_the_window(model, positional
     resets = [i for i, s in enumerate(cached) if s.window_reset]
     assert resets == [12, 21, 30, 39, 48, 57]
     assert resets == [i for i, s in enumerate(plain) if s.window_reset]
-    for a, b in zip(cached, plain):
+    for a, b in zip(cached, plain, strict=True):
         assert a.prob == pytest.approx(b.prob, abs=1e-5)
 
 
@@ -257,6 +231,100 @@ def test_generation_restores_training_mode_and_bigram_works(model):
     assert [s.id for s in uncached] == [s.id for s in steps]
 
 
+# ─────────────────────────────────────────────────────── the window and its start
+
+
+def test_kept_after_cut_is_the_last_half_and_at_least_one():
+    assert [kept_after_cut(n) for n in (1, 2, 3, 16, 17, 1024)] == [1, 1, 1, 8, 8, 512]
+
+
+@pytest.mark.parametrize("use_cache", [True, False], ids=["cached", "uncached"])
+def test_window_start_is_where_the_text_the_model_sees_begins(model, use_cache):
+    prompt = TOK.encode("the ")
+    ctx, keep = CFG.context_length, kept_after_cut(CFG.context_length)
+    steps = run(model, prompt=prompt, greedy=True, max_new_tokens=40, use_cache=use_cache)
+    resets = [i for i, s in enumerate(steps) if s.window_reset]
+    assert resets == [12, 21, 30, 39]
+    # Before the first cut the window starts at the prompt's start (it fits).
+    assert [s.window_start for s in steps[:12]] == [max(0, len(prompt) - ctx)] * 12 == [0] * 12
+    # A cut keeps the last half of prompt + generated; the start stays there until the next cut.
+    start = 0
+    for i, s in enumerate(steps):
+        if s.window_reset:
+            start = len(prompt) + (i + 1) - keep
+        assert s.window_start == start, i
+    assert [steps[i].window_start for i in resets] == [9, 18, 27, 36]
+    # What the model predicted next is what it predicts from exactly that text.
+    ids = prompt + [s.id for s in steps]
+    for i in (5, 11, 12, 13, 25, 38):
+        seen = ids[steps[i].window_start : len(prompt) + i + 1]
+        assert len(seen) <= ctx
+        with torch.no_grad():
+            p = F.softmax(model(torch.tensor([seen])).logits[0, -1], dim=-1)
+        top = steps[i + 1].alternatives[0]
+        assert top[0] == int(p.argmax()) and top[2] == pytest.approx(p.max().item(), abs=1e-5)
+
+
+def test_window_start_with_a_prompt_longer_than_the_context(model):
+    prompt = TOK.encode("the cat sat on the mat and then it sat again.")  # 45 tokens, context 16
+    steps = run(model, prompt=prompt, greedy=True, max_new_tokens=10)
+    # The window already holds the last 16 prompt tokens, so the first new token cuts it.
+    assert steps[0].window_reset and steps[0].window_start == len(prompt) + 1 - kept_after_cut(16) == 38
+    assert [s.window_start for s in steps] == [38] * 9 + [47]
+    assert [i for i, s in enumerate(steps) if s.window_reset] == [0, 9]
+
+
+# ─────────────────────────────────────────────────────── multi-byte characters
+
+
+def test_char_tokenizer_streams_multi_byte_characters_whole(model):
+    e, arrow = TOK.encode("é→")
+    steps = run(model, greedy=True, max_new_tokens=4, forced={1: e, 2: arrow})
+    assert [s.text for s in steps[1:3]] == ["é", "→"]
+    assert [s.label for s in steps[1:3]] == ["é", "→"]
+    assert "".join(s.text for s in steps) == TOK.decode([s.id for s in steps])
+    # A prompt with them is read like any other.
+    assert [s.id for s in run(model, prompt="café → ", greedy=True, max_new_tokens=3)] == \
+        [s.id for s in run(model, prompt=TOK.encode("café → "), greedy=True, max_new_tokens=3)]
+
+
+@pytest.fixture(scope="module")
+def bpe():
+    """A byte-level BPE tokenizer and a model over its vocabulary: ids 0..255 are single bytes,
+    so "é" (C3 A9) and "→" (E2 86 92) can arrive a byte at a time."""
+    tok = BPETokenizer.train("déjà vu → café naïve → résumé\n" * 30, vocab_size=300)
+    torch.manual_seed(0)
+    m = build_model(ModelConfig(vocab_size=tok.vocab_size, context_length=16, n_layer=1, n_head=2, d_model=16))
+    return tok, m.eval()
+
+
+def test_bpe_waits_for_the_rest_of_a_character(bpe):
+    tok, m = bpe
+    forced = dict(enumerate([0xC3, 0xA9, 0xE2, 0x86, 0x92, ord("."), 0xE2, ord("x")]))
+    steps = list(stream_tokens(m, tok, "café", SamplingConfig(seed=0, max_new_tokens=8), forced=forced))
+    assert [s.id for s in steps] == list(forced.values())
+    # Half a character shows nothing yet; the byte that completes it shows the whole character.
+    # A lead byte followed by a plain one is a broken character: shown as U+FFFD once it is certain.
+    assert [s.text for s in steps] == ["", "é", "", "", "→", ".", "", "\ufffdx"]
+    assert [s.label for s in steps[:3]] == ["<0xC3>", "<0xA9>", "<0xE2>"]
+    assert "".join(s.text for s in steps) == tok.decode([s.id for s in steps]) == "é→.\ufffdx"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_bpe_streamed_text_always_adds_up_to_the_decoded_ids(bpe, seed):
+    tok, m = bpe
+    n = 40
+    # Sampled from a fresh model: stray bytes of all kinds. The last token is a plain "." so
+    # the whole text is settled at the end.
+    steps = list(stream_tokens(m, tok, "déjà", SamplingConfig(seed=seed, max_new_tokens=n), forced={n - 1: ord(".")}))
+    ids = [s.id for s in steps]
+    assert len(ids) == n and any(i >= 0x80 and i < 256 for i in ids)  # some lone non-ASCII bytes
+    assert any(s.text == "" for s in steps)  # a character was really waited for
+    for i in range(n):  # after every step: the text so far is the decoded ids minus an unfinished tail
+        assert "".join(s.text for s in steps[: i + 1]) == tok.decode(ids[: i + 1]).rstrip("\ufffd")
+    assert "".join(s.text for s in steps) == tok.decode(ids)
+
+
 # ─────────────────────────────────────────────────────── score_text
 
 
@@ -264,7 +332,8 @@ def test_score_text_losses_and_perplexity(model):
     text = "the cat sat."
     score = score_text(model, TOK, text)
     assert score.ids == TOK.encode(text) and score.labels[3] == "·"
-    assert math.isnan(score.losses[0]) and len(score.losses) == len(text)
+    assert [i for i, v in enumerate(score.losses) if math.isnan(v)] == [0]  # only the first has no prediction
+    assert len(score.losses) == len(text)
     logits = model(torch.tensor([score.ids[:-1]])).logits[0]
     expected = F.cross_entropy(logits, torch.tensor(score.ids[1:]), reduction="none")
     assert score.losses[1:] == pytest.approx(expected.tolist(), abs=1e-5)
@@ -276,7 +345,7 @@ def test_score_text_slides_over_long_texts(model):
     text = "the quick brown fox jumps over the lazy dog, again and again."  # 62 tokens, context 16
     score = score_text(model, TOK, text)
     ids = score.ids
-    assert math.isnan(score.losses[0]) and not any(math.isnan(v) for v in score.losses[1:])
+    assert [i for i, v in enumerate(score.losses) if math.isnan(v)] == [0]
     # The first window predicts each token from everything before it.
     for j in (5, 16):
         logits = model(torch.tensor([ids[:j]])).logits[0, -1]
@@ -286,7 +355,8 @@ def test_score_text_slides_over_long_texts(model):
     assert score.losses[17] == pytest.approx(-F.log_softmax(logits, -1)[ids[17]].item(), abs=1e-5)
     assert score.perplexity == pytest.approx(math.exp(score.mean_loss))
     tiny = score_text(model, TOK, "a")
-    assert math.isnan(tiny.mean_loss) and tiny.losses[0] != tiny.losses[0]
+    assert len(tiny.losses) == 1 and math.isnan(tiny.losses[0])  # one token: nothing to predict
+    assert math.isnan(tiny.mean_loss) and math.isnan(tiny.perplexity)
 
 
 def test_generation_does_not_leak_inference_mode_into_the_caller(model):

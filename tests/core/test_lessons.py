@@ -16,10 +16,11 @@ import torch
 
 from playground.core.analysis import all_head_scores, label_heads, unigram_baseline
 from playground.core.checkpoint import Run
+from playground.core.config import TrainConfig, preset
 from playground.core.corpus import load_builtin
-from playground.core.model import preset
+from playground.core.events import Eval
 from playground.core.tokenizers import CharTokenizer
-from playground.core.train import Eval, TrainConfig, Trainer
+from playground.core.train import Trainer
 
 ITERS = 1500
 EVAL_EVERY = 250

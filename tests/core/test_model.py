@@ -8,29 +8,29 @@ import os
 import subprocess
 import sys
 from dataclasses import replace
+from itertools import pairwise
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from playground.core import model as model_mod
-from playground.core.model import (
+from playground.core import devices
+from playground.core.config import (
+    ACTIVATIONS,
+    POSITIONALS,
     PRESETS,
-    Bigram,
-    GPT,
-    KVCache,
     ModelConfig,
-    build_model,
-    check_fits,
-    device_description,
+    SamplingConfig,
     memory_estimate,
     param_breakdown,
     param_count,
-    param_groups,
-    pick_device,
     preset,
-    sinusoidal_table,
 )
+from playground.core.devices import check_fits, device_description, pick_device
+from playground.core.generate import stream_tokens
+from playground.core.model import GPT, Bigram, KVCache, build_model, sinusoidal_table
+from playground.core.tokenizers import CharTokenizer
+from playground.core.train import param_groups
 from playground.errors import ModelError
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one torch thread (conftest.py)
@@ -70,7 +70,8 @@ def test_param_count_matches_built_model_for_every_preset(name, monkeypatch):
     assert sum(param_breakdown(cfg).values()) == param_count(cfg)
 
 
-@pytest.mark.parametrize("cfg", CUSTOM, ids=lambda c: f"{c.arch}-b{int(c.bias)}-t{int(c.tie_weights)}-{c.positional}-{c.activation}")
+@pytest.mark.parametrize(
+    "cfg", CUSTOM, ids=lambda c: f"{c.arch}-b{int(c.bias)}-t{int(c.tie_weights)}-{c.positional}-{c.activation}")
 def test_param_count_matches_custom_configs(cfg):
     m = build_model(cfg)
     assert param_count(cfg) == numel(m)
@@ -84,7 +85,8 @@ def test_known_sizes():
     assert (small.n_layer, small.n_head, small.d_model, small.context_length, small.dropout) == (4, 4, 128, 64, 0.0)
     assert param_count(small) == 818_176
     medium = preset("medium", 65)
-    assert (medium.n_layer, medium.n_head, medium.d_model, medium.context_length, medium.dropout) == (6, 6, 384, 256, 0.2)
+    assert (medium.n_layer, medium.n_head, medium.d_model, medium.context_length, medium.dropout) == \
+        (6, 6, 384, 256, 0.2)
     assert param_breakdown(replace(small, tie_weights=True))["unembedding"] == 0
     assert param_breakdown(replace(small, positional="sinusoidal"))["positions"] == 0
     assert param_count(preset("bigram", 65)) == 65 * 65
@@ -157,7 +159,9 @@ def test_param_groups_decay_only_matrices():
 MEASURE = r"""
 import gc, json, sys
 import torch
-from playground.core.model import ModelConfig, build_model, memory_estimate, param_groups
+from playground.core.config import memory_estimate, ModelConfig
+from playground.core.model import build_model
+from playground.core.train import param_groups
 
 def status(*keys):
     # Anonymous memory is what the tensors use; file-backed pages (library code mapped in,
@@ -211,7 +215,7 @@ def test_memory_estimate_within_30_percent_of_measured_peak():
                            capture_output=True, text=True, env=env, timeout=120)
         assert p.returncode == 0, p.stderr
         results.append(json.loads(p.stdout.strip().splitlines()[-1]))
-    for (cfg, batch), r in zip(cases, results):
+    for (cfg, batch), r in zip(cases, results, strict=True):
         assert r["measured"] > 50e6  # big enough that the measurement is not noise
         ratio = r["estimate"] / r["measured"]
         assert 0.7 <= ratio <= 1.3, (cfg, batch, r, ratio)
@@ -224,7 +228,7 @@ def test_memory_estimate_grows_with_batch_and_counts_adam_states():
 
 
 def test_check_fits_refuses_with_numbers(monkeypatch):
-    monkeypatch.setattr(model_mod, "available_memory", lambda device=None: 2 * 10**9)
+    monkeypatch.setattr(devices, "available_memory", lambda device=None: 2 * 10**9)
     check_fits(preset("small", 65), 12)  # ~60 MB: fine
     with pytest.raises(ModelError) as info:
         check_fits(preset("gpt2-124m", 50257), 12)
@@ -236,36 +240,229 @@ def test_check_fits_refuses_with_numbers(monkeypatch):
 
 
 def test_available_memory_reads_this_machine():
-    free = model_mod.available_memory("cpu")
-    if sys.platform.startswith("linux"):
-        assert free is not None and free > 10**7
+    free = devices.available_memory("cpu")  # psutil: every platform answers
+    assert isinstance(free, int) and free > 10**7
 
 
-def test_devices():
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="compares with /proc/meminfo")
+def test_available_memory_agrees_with_the_kernel():
+    def mem_available() -> int:
+        with open("/proc/meminfo") as fh:
+            fields = dict(line.split(":", 1) for line in fh)
+        return int(fields["MemAvailable"].split()[0]) * 1024
+
+    before = mem_available()
+    free = devices.available_memory("cpu")
+    after = mem_available()
+    slack = 200 * 2**20  # other processes allocate between the reads
+    assert min(before, after) - slack <= free <= max(before, after) + slack
+
+
+def test_pick_device():
     assert pick_device("cpu") == torch.device("cpu")
-    auto = pick_device()
-    assert auto.type in ("cpu", "cuda", "mps")
-    if not torch.cuda.is_available():
-        assert auto.type in ("cpu", "mps")
-        with pytest.raises(ModelError, match="CUDA"):
-            pick_device("cuda")
-    assert device_description("cpu") == f"CPU · {torch.get_num_threads()} thread" + ("s" if torch.get_num_threads() != 1 else "")
+    assert pick_device("CPU") == torch.device("cpu")
+    mps = getattr(torch.backends, "mps", None)
+    expected = "cuda" if torch.cuda.is_available() else "mps" if mps is not None and mps.is_available() else "cpu"
+    assert pick_device() == pick_device("auto") == torch.device(expected)  # CUDA, then MPS, then the CPU
+    with pytest.raises(ModelError, match="Unknown device"):
+        pick_device("tpu9")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_asking_for_missing_cuda_is_refused():
+    assert pick_device().type in ("cpu", "mps")
+    with pytest.raises(ModelError, match="CUDA"):
+        pick_device("cuda")
+
+
+def test_device_description_of_the_cpu_counts_threads():
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert device_description("cpu") == "CPU · 1 thread"
+        torch.set_num_threads(3)
+        assert device_description(torch.device("cpu")) == "CPU · 3 threads"
+    finally:
+        torch.set_num_threads(threads)
 
 
 # ─────────────────────────────────────────────────────── forward paths
 
 
-@pytest.mark.parametrize("positional", ["learned", "sinusoidal"])
-def test_fast_and_capture_paths_give_the_same_logits(positional):
+# Every preset once as it is, and every combination of the options on two preset shapes.
+# A small vocabulary everywhere: the presets' own would only make the unembedding slow.
+# gpt2-124m alone runs with a context of 8 instead of 1024 (its window would take a thousand
+# slow steps to overflow); its weights are initialised once for all the tests below.
+VOCAB = 37
+WINDOW = 8  # the context of the generation tests: several cuts in 20 tokens
+OPTION_SETS = [
+    dict(positional=positional, activation=activation, bias=bias, tie_weights=tie)
+    for positional in POSITIONALS for activation in ACTIVATIONS for bias in (True, False) for tie in (False, True)
+]
+
+
+def _case_id(cfg: ModelConfig, name: str) -> str:
+    if cfg == preset(name, VOCAB) or name == "gpt2-124m":
+        return name
+    return (f"{name}-{cfg.positional}-{cfg.activation}-{'bias' if cfg.bias else 'nobias'}"
+            f"-{'tied' if cfg.tie_weights else 'untied'}")
+
+
+def _cases() -> list:
+    cases = []
+    for name in PRESETS:
+        cfg = preset(name, VOCAB)
+        if name == "gpt2-124m":
+            cfg = replace(cfg, context_length=WINDOW)
+        cases.append(pytest.param(cfg, id=_case_id(cfg, name)))
+    for name in ("tiny", "small"):
+        for options in OPTION_SETS:
+            cfg = replace(preset(name, VOCAB), **options)
+            if cfg != preset(name, VOCAB):  # the preset itself is already above
+                cases.append(pytest.param(cfg, id=_case_id(cfg, name)))
+    return cases
+
+
+CASES = _cases()
+GPT_CASES = [c for c in CASES if c.values[0].arch == "gpt"]
+
+
+def test_the_cases_cover_every_preset_and_option_set():
+    configs = [c.values[0] for c in CASES]
+    for name in PRESETS:
+        assert preset(name, VOCAB) in [replace(c, context_length=PRESETS[name].context_length) for c in configs]
+    for name in ("tiny", "small"):
+        for options in OPTION_SETS:
+            assert replace(preset(name, VOCAB), **options) in configs
+    assert len(OPTION_SETS) == 16  # 2 positions × 2 activations × bias on/off × tied/untied
+
+
+@pytest.fixture(scope="module")
+def built():
+    """build(cfg): one model per config for the whole module, seeded, in eval mode."""
+    models: dict[ModelConfig, torch.nn.Module] = {}
+
+    def get(cfg: ModelConfig) -> torch.nn.Module:
+        if cfg not in models:
+            torch.manual_seed(0)
+            models[cfg] = build_model(cfg).eval()
+        return models[cfg]
+
+    yield get
+    models.clear()  # gpt2-124m's weights: 340 MB
+
+
+@pytest.mark.parametrize("cfg", CASES)
+def test_fast_and_capture_paths_give_the_same_logits(cfg, built):
+    m = built(cfg)
+    T = min(cfg.context_length, 24)
     torch.manual_seed(1)
-    m = build_model(replace(TINY, positional=positional)).eval()
-    x = torch.randint(0, TINY.vocab_size, (3, TINY.context_length))
-    fast = m(x, x)
-    slow = m(x, x, capture=True)
-    assert fast.attention is None and slow.attention.shape == (2, 2, 12, 12)
+    x = torch.randint(0, VOCAB, (2, T))  # (B, T)
+    with torch.inference_mode():
+        fast = m(x, x)
+        slow = m(x, x, capture=True)
     torch.testing.assert_close(fast.logits, slow.logits, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(fast.loss, slow.loss, atol=1e-5, rtol=1e-5)
-    assert slow.hidden.shape == (3, 12, 16)
+    assert fast.attention is None and fast.hidden is None
+    if cfg.arch == "bigram":
+        assert slow.attention is None  # a table has no attention to show
+        return
+    assert slow.attention.shape == (cfg.n_layer, cfg.n_head, T, T)
+    assert slow.hidden.shape == (cfg.n_layer + 1, T, cfg.d_model)
+    torch.testing.assert_close(slow.attention.sum(-1), torch.ones(cfg.n_layer, cfg.n_head, T))
+
+
+@pytest.mark.parametrize("capture", [False, True], ids=["fast", "capture"])
+@pytest.mark.parametrize("cfg", GPT_CASES)
+def test_kv_cache_reproduces_the_full_forward(cfg, capture, built):
+    m = built(cfg)
+    T = min(cfg.context_length, 12)
+    torch.manual_seed(3)
+    x = torch.randint(0, VOCAB, (2, T))  # (B, T)
+    cache = KVCache(cfg.n_layer)
+    # A prefill, single tokens, then several tokens onto a filled cache (the one call that
+    # needs an explicit mask), ending exactly at T.
+    cuts = [0, T // 2 - 1, T // 2, T // 2 + 1, T - 1, T]
+    with torch.inference_mode():
+        full = m(x, capture=True)
+        parts = []
+        for start, end in pairwise(cuts):
+            parts.append(m(x[:, start:end], cache=cache, capture=capture))
+            assert cache.length == end
+    assert cache.k[0].shape == (2, cfg.n_head, T, cfg.d_head)
+    torch.testing.assert_close(torch.cat([p.logits for p in parts], dim=1), full.logits, atol=1e-5, rtol=1e-5)
+    if capture:
+        # The cached rows are the same rows of the full attention matrix.
+        start, end = cuts[3], cuts[4]
+        torch.testing.assert_close(parts[3].attention, full.attention[:, :, start:end, :end], atol=1e-6, rtol=1e-5)
+    overflow = torch.zeros(2, cfg.context_length - T + 1, dtype=torch.long)  # one token too many
+    with pytest.raises(ModelError, match=f"{cfg.context_length + 1} tokens do not fit"):
+        m(overflow, cache=cache)
+    cache.reset()
+    with torch.inference_mode():
+        again = m(x[:, :3], cache=cache)
+    torch.testing.assert_close(again.logits, full.logits[:, :3], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("cfg", CASES)
+def test_cached_generation_equals_uncached_past_the_window(cfg, built):
+    m = built(replace(cfg, context_length=WINDOW))
+    # Spread the logits so greedy choices are never near-ties (restored afterwards: the
+    # module's models are shared).
+    scale = m.table.weight if cfg.arch == "bigram" else m.ln_f.weight
+    original = scale.detach().clone()
+    tok = CharTokenizer(chr(ord("A") + i) for i in range(VOCAB))
+    sampling = SamplingConfig(greedy=True, max_new_tokens=11)
+    try:
+        with torch.no_grad():
+            scale.mul_(25)
+        cached = list(stream_tokens(m, tok, [1, 2, 3], sampling, use_cache=True))
+        plain = list(stream_tokens(m, tok, [1, 2, 3], sampling, use_cache=False))
+    finally:
+        with torch.no_grad():
+            scale.copy_(original)
+    assert [s.id for s in cached] == [s.id for s in plain]
+    # 3 prompt tokens fill the window of 8 after 5 new ones; the 6th cuts it to the last 4
+    # (prefilled into the emptied cache), and the 11th cuts again.
+    assert [i for i, s in enumerate(cached) if s.window_reset] == [5, 10]
+    assert [i for i, s in enumerate(plain) if s.window_reset] == [5, 10]
+    for a, b in zip(cached, plain, strict=True):
+        assert a.prob == b.prob == 1.0
+        torch.testing.assert_close(torch.tensor([alt[2] for alt in a.alternatives]),
+                                   torch.tensor([alt[2] for alt in b.alternatives]), atol=1e-5, rtol=1e-4)
+
+
+def test_kv_cache_refuses_a_different_batch_size():
+    m = build_model(TINY).eval()
+    cache = KVCache(TINY.n_layer)
+    with torch.inference_mode():
+        m(torch.zeros(2, 3, dtype=torch.long), cache=cache)
+        with pytest.raises(ModelError, match=r"holds .*\(2, 2, 8\).* given \(1, 2, 8\)"):
+            m(torch.zeros(1, 1, dtype=torch.long), cache=cache)
+    assert cache.length == 3  # the refused call wrote nothing
+
+
+def test_kv_cache_refuses_a_model_with_another_head_count():
+    four_heads = replace(TINY, n_head=4)  # same layers and width: only the heads differ
+    cache = KVCache(TINY.n_layer)
+    with torch.inference_mode():
+        build_model(TINY).eval()(torch.zeros(1, 3, dtype=torch.long), cache=cache)
+        with pytest.raises(ModelError, match=r"holds .*\(1, 2, 8\).* given \(1, 4, 4\)"):
+            build_model(four_heads).eval()(torch.zeros(1, 1, dtype=torch.long), cache=cache)
+
+
+def test_kv_cache_refuses_another_head_width_or_dtype():
+    cache = KVCache(1)
+    k = torch.randn(1, 2, 3, 4)  # (B, H, T, d_head)
+    cache.write(0, k, k, 0)
+    wide = torch.randn(1, 2, 1, 8)  # (B, H, 1, 2·d_head)
+    with pytest.raises(ModelError, match="head width"):
+        cache.write(0, wide, wide, 3)
+    double = torch.randn(1, 2, 1, 4, dtype=torch.float64)  # (B, H, 1, d_head)
+    with pytest.raises(ModelError, match="float64"):
+        cache.write(0, double, double, 3)
+    k_all, _v_all = cache.write(0, k[:, :, :1], k[:, :, :1], 3)  # the same shape still works
+    torch.testing.assert_close(k_all, torch.cat([k, k[:, :, :1]], dim=2))
 
 
 def _ln(x, weight, bias, eps=1e-5):
@@ -323,7 +520,7 @@ def test_captured_attention_equals_hand_written_reference():
     torch.testing.assert_close(out.logits[0], ref_logits, atol=1e-5, rtol=1e-5)
     q, k, v = ref_qkv[1][0]
     assert out.qkv["layer"] == 1 and out.qkv["head"] == 0
-    for name, ref in zip("qkv", (q, k, v)):
+    for name, ref in zip("qkv", (q, k, v), strict=True):
         assert out.qkv[name].shape == (9, 8)
         torch.testing.assert_close(out.qkv[name], ref, atol=1e-6, rtol=1e-5)
     # Rows are distributions and nothing looks ahead.
@@ -343,33 +540,6 @@ def test_too_long_input_is_refused():
     m = build_model(TINY)
     with pytest.raises(ModelError, match="context of 12"):
         m(torch.zeros(1, 13, dtype=torch.long))
-
-
-@pytest.mark.parametrize("capture", [False, True])
-def test_kv_cache_reproduces_the_full_forward(capture):
-    torch.manual_seed(3)
-    m = build_model(replace(TINY, positional="sinusoidal")).eval()
-    x = torch.randint(0, TINY.vocab_size, (2, 12))
-    full = m(x, capture=True)
-    cache = KVCache(TINY.n_layer)
-    with torch.inference_mode():
-        parts = [m(x[:, :4], cache=cache, capture=capture)]  # prefill
-        assert cache.length == 4 and cache.k[0].shape == (2, 2, 4, 8)
-        parts.append(m(x[:, 4:5], cache=cache, capture=capture))  # one token
-        parts.append(m(x[:, 5:6], cache=cache, capture=capture))
-        parts.append(m(x[:, 6:10], cache=cache, capture=capture))  # multi-token prefill onto a cache: needs a mask
-        parts.append(m(x[:, 10:12], cache=cache, capture=capture))
-    assert cache.length == 12
-    torch.testing.assert_close(torch.cat([p.logits for p in parts], dim=1), full.logits, atol=1e-5, rtol=1e-5)
-    if capture:
-        # The cached rows are the same rows of the full attention matrix.
-        torch.testing.assert_close(parts[3].attention, full.attention[:, :, 6:10, :10], atol=1e-6, rtol=1e-5)
-    with pytest.raises(ModelError, match="context"):
-        m(x[:, :1], cache=cache)
-    cache.reset()
-    with torch.inference_mode():
-        again = m(x[:, :3], cache=cache)
-    torch.testing.assert_close(again.logits, full.logits[:, :3], atol=1e-5, rtol=1e-5)
 
 
 def test_training_step_reduces_loss_and_dropout_only_in_training():

@@ -12,6 +12,7 @@ import pytest
 import regex
 import tiktoken
 
+from playground.core import bpe_train
 from playground.core import tokenizers as tk
 from playground.core.tokenizers import (
     BPE_PATTERN,
@@ -125,6 +126,8 @@ def test_bpe_labels(bpe):
 def test_char_round_trip_and_vocab():
     tok = CharTokenizer.train(UNICODE_TEXT)
     assert tok.chars == sorted(set(UNICODE_TEXT))
+    assert tok.kind_title == "Characters"
+    assert CharTokenizer.train("ab").id_of("b") == 1 and CharTokenizer.train("ab").id_of("z") is None
     assert tok.vocab_size == len(set(UNICODE_TEXT))
     ids = tok.encode(UNICODE_TEXT)
     assert len(ids) == len(UNICODE_TEXT)
@@ -303,8 +306,8 @@ def test_chunked_pretokenization_matches_whole_text():
     text = CORPUS + UNICODE_TEXT * 3 + "\n\nx  \nY\n  \nZ.\n\n\nÉtat\n1234\n'tis\n"
     pattern = regex.compile(BPE_PATTERN)
     whole = Counter(pattern.findall(text))
-    assert tk._pretokenize_counts(text, pattern, None, chunk=37) == whole
-    assert tk._pretokenize_counts(text, pattern, None) == whole
+    assert bpe_train.pretokenize_counts(text, pattern, None, chunk=37) == whole
+    assert bpe_train.pretokenize_counts(text, pattern, None) == whole
 
 
 def test_bpe_on_tiny_shakespeare_slice(shakespeare_path):
@@ -379,6 +382,7 @@ def test_token_counts(bpe):
 def test_cl100k_offline():
     tok = PretrainedTokenizer("cl100k")
     assert tok.kind == "cl100k" and tok.name == "cl100k_base"
+    assert tok.kind_title == "cl100k_base (GPT-4)"
     assert tok.encode("hello world") == [15339, 1917]
     assert tok.vocab_size == 100_277
     assert tok.decode(tok.encode(UNICODE_TEXT)) == UNICODE_TEXT

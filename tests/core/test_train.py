@@ -14,21 +14,12 @@ import torch
 from playground import paths
 from playground.core import model as model_mod
 from playground.core.checkpoint import Run
+from playground.core.config import ModelConfig, TrainConfig, lr_at
 from playground.core.corpus import from_text, load_file
-from playground.core.model import ForwardResult, ModelConfig
+from playground.core.events import COMPILING_NOTE, Checkpointed, Eval, Finished, Note, Sample, Step
+from playground.core.model import ForwardResult
 from playground.core.tokenizers import CharTokenizer
-from playground.core.train import (
-    COMPILING_NOTE,
-    Checkpointed,
-    Eval,
-    Finished,
-    Note,
-    Sample,
-    Step,
-    TrainConfig,
-    Trainer,
-    lr_at,
-)
+from playground.core.train import Trainer
 from playground.errors import CheckpointError, CorpusError, TrainingError
 
 TEXT = "".join(f"The {w} sat on the mat number {i % 7}.\n" for i, w in
@@ -237,7 +228,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(monkeypatch):
     run, corpus = make_run(iters=30, eval_interval=5)
     events = list(Trainer(run, corpus).run())
     last = events[-1]
-    assert last.reason == "nan" and last.it == 13
+    assert last.reason == "nan" and last.it == 13 and last.suggest == "lr"
     assert "Lower the learning rate" in last.message and "step 10" in last.message
     assert [s.it for s in steps(events)] == list(range(1, 13))
     state = Run.open(run.name).load_latest()
@@ -254,7 +245,7 @@ def test_out_of_memory_finishes_with_advice(monkeypatch):
     _poison(monkeypatch, 3, oom)
     run, corpus = make_run(iters=30, eval_interval=100)
     events = list(Trainer(run, corpus).run())
-    assert events[-1].reason == "oom" and events[-1].it == 2
+    assert events[-1].reason == "oom" and events[-1].it == 2 and events[-1].suggest == "batch_size"
     assert "batch size" in events[-1].message and "step 0" in events[-1].message
     assert Run.open(run.name).status == "failed"
 

@@ -32,10 +32,10 @@ def test_opens_with_default_builtin_and_char_tokenizer(window):
 
 def test_device_label_filled_in_background(make_window, qtbot):
     window = make_window(probe_device=True, load_initial=False)
-    assert "torch" not in window.device_label.text() or "loading" in window.device_label.text()
+    assert window.device_label.text() == "Device: checking…"
     qtbot.waitUntil(lambda: window.device_handle is not None and not window.device_handle.running,
                     timeout=60_000)
-    from playground.core.model import device_description, pick_device
+    from playground.core.devices import device_description, pick_device
 
     assert window.device_label.text() == f"Device: {device_description(pick_device())}"
 
@@ -59,15 +59,29 @@ def test_glossary_has_every_seed_concept_and_switches_tabs(window, qtbot):
     assert window.tabs.tabText(window.tabs.currentIndex()) == "Train"
 
 
-def test_about_names_versions(window):
+def test_about_names_versions(window, monkeypatch):
     import platform
+    import types
+    from importlib import metadata
 
     import PySide6
 
     text = window.about_text()
     assert platform.python_version() in text
     assert PySide6.__version__ in text
-    assert "torch" in text
+    # torch already imported: its own version. Not imported: the installed one, without
+    # importing it (seconds). Not installed: said so.
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(__version__="9.8.7+test"))
+    assert "torch 9.8.7+test</p>" in window.about_text()
+    monkeypatch.delitem(sys.modules, "torch")
+    assert f"torch {metadata.version('torch')}</p>" in window.about_text()
+    assert "torch" not in sys.modules
+
+    def missing(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "version", missing)
+    assert "torch not installed</p>" in window.about_text()
 
 
 def test_geometry_restored_in_next_window(make_window, qtbot):

@@ -8,16 +8,18 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtWidgets import QLabel
 
 from playground import paths
 from playground.core import analysis
 from playground.core.checkpoint import Run
+from playground.core.config import ModelConfig, TrainConfig
 from playground.core.corpus import load_builtin
-from playground.core.model import ModelConfig
+from playground.core.events import Finished
+from playground.core.model_cache import MODELS
 from playground.core.tokenizers import train_tokenizer
-from playground.core.train import TrainConfig, Trainer
+from playground.core.train import Trainer
 from playground.gui.state import AppState
 
 WAIT_MS = 60_000
@@ -37,7 +39,7 @@ def trained_folder(tmp_path_factory):
                             sample_tokens=0, device="cpu")
         run = Run.create("tiny-attention", cfg, train, corpus.record(), tok)
         events = list(Trainer(run, corpus).run())
-        assert type(events[-1]).__name__ == "Finished"
+        assert isinstance(events[-1], Finished)
         assert [s for s, _ in run.snapshots()] == [0, 20, 40]
         return run.path
 
@@ -180,7 +182,7 @@ def test_embedding_scatter_has_one_labelled_point_per_token(tab, qtbot, run):
     assert view.point_count() == V
     assert len(view.text_items) == V
     assert [t.textItem.toPlainText() for t in view.text_items] == [tok.token_label(i) for i in range(V)]
-    coords, _ = analysis.pca_2d(run.load_model(40).wte.weight)
+    coords, _ = analysis.pca_2d(run.load_model(40).token_embeddings())
     np.testing.assert_allclose(view.coords, coords)
     first = view.text_items[0].pos()
     assert (first.x(), first.y()) == pytest.approx(tuple(coords[0]))
@@ -253,23 +255,88 @@ def test_vanished_corpus_keeps_typed_text(tab, qtbot, run):
     assert tab.text_edit.toPlainText() == TEXT
 
 
-def test_new_checkpoints_appear_while_training(qtbot, run, tmp_path):
+def test_new_checkpoints_arrive_by_signal_not_by_polling(qtbot, run, tmp_path):
     from playground.gui.tabs.attention_tab import AttentionTab
 
     later = {step: path for step, path in run.snapshots() if step > 0}
-    for step, path in later.items():
+    for _step, path in later.items():
         path.rename(tmp_path / path.name)
     run.latest_path.unlink()
-    tab = AttentionTab(AppState())
+    state = AppState()
+    tab = AttentionTab(state)
     qtbot.addWidget(tab)
     tab.show()
     wait_shown(qtbot, tab)
-    assert tab.steps == [0] and tab.step == 0
+    assert tab.steps == [0] and tab.step == 0 and tab.slider.maximum() == 0
+    # Nothing watches the disk: the only timers left are the one-shot typing and slider delays.
+    assert all(t.isSingleShot() for t in tab.findChildren(QTimer, options=Qt.FindDirectChildrenOnly))
+
     (tmp_path / later[20].name).rename(later[20])  # the trainer saves its next checkpoint
-    tab._poll_run()
+    state.notify_checkpoint(str(paths.runs_dir() / "elsewhere"), 20)  # another run's: ignored
+    assert tab.steps == [0]
+    state.notify_checkpoint(str(run.path), 20)
     wait_shown(qtbot, tab)
     assert tab.steps == [0, 20] and tab.step == 20  # it was at the newest: it follows
+    assert tab.slider.maximum() == 1 and tab.slider.isEnabled()
+    below = np.tril(np.ones((len(tab.ids),) * 2, dtype=bool))
+    np.testing.assert_allclose(tab.grid.image_data(0, 1)[below], core_attention(run, 20, tab.ids)[0, 1][below],
+                               atol=1e-6)  # the new checkpoint's weights are on screen
+
+    tab.slider.setValue(0)  # the student looks at an older one: a new checkpoint keeps it there
+    wait_shown(qtbot, tab)
+    (tmp_path / later[40].name).rename(later[40])
+    state.notify_checkpoint(str(run.path), 40)
+    wait_shown(qtbot, tab)
+    assert tab.steps == [0, 20, 40] and tab.step == 0 and tab.slider.maximum() == 2
     tab.shutdown()
+
+
+def test_newest_weights_overwritten_are_shown_again(qtbot, run):
+    from playground.core.model import build_model
+    from playground.gui.tabs.attention_tab import AttentionTab
+
+    shutil.rmtree(run.checkpoints_dir)  # a run that keeps only latest.pt
+    state = AppState()
+    tab = AttentionTab(state)
+    qtbot.addWidget(tab)
+    tab.show()
+    tab.set_text(TEXT)
+    wait_shown(qtbot, tab)
+    assert tab.steps == [None]
+    ids = tab.ids
+    below = np.tril(np.ones((len(ids), len(ids)), dtype=bool))
+    before = core_attention(run, None, ids)
+    np.testing.assert_allclose(tab.grid.image_data(0, 1)[below], before[0, 1][below], atol=1e-6)
+    torch.manual_seed(123)
+    run.save_latest({"step": 41, "model": build_model(run.model_config).state_dict()})
+    state.notify_checkpoint(str(run.path), 41)
+    wait_shown(qtbot, tab)
+    after = core_attention(run, None, ids)
+    assert np.abs(after - before).max() > 1e-3
+    np.testing.assert_allclose(tab.grid.image_data(0, 1)[below], after[0, 1][below], atol=1e-6)
+    tab.shutdown()
+
+
+def test_one_pick_is_handled_once(tab, qtbot, run):
+    from playground.core.model import build_model
+
+    other = Run.create("other", run.model_config, TrainConfig(), run.corpus_record, run.tokenizer)
+    other.save_snapshot(0, build_model(run.model_config), None)
+    tab.picker.refresh()
+    picks, changes = [], []
+    tab.picker.runPicked.connect(picks.append)
+    tab.state.runChanged.connect(changes.append)
+    loads, jobs, run_loads = MODELS.loads, tab.jobs_started, tab.run_loads
+    index = tab.picker.runs().index(other)
+    tab.picker.combo.setCurrentIndex(index)
+    tab.picker.combo.activated.emit(index)  # what a click on the item does
+    wait_shown(qtbot, tab)
+    assert picks == [other] and changes == [other] and tab.run == other
+    assert tab.run_loads - run_loads == 1  # the run's steps and tokenizer were read once
+    assert MODELS.loads - loads == 1 and tab.jobs_started - jobs == 1  # one checkpoint, one capture
+    # The same run picked again is one pick too (it re-reads the run's checkpoints).
+    tab.picker.combo.activated.emit(index)
+    assert picks == [other, other] and changes == [other] and tab.run_loads - run_loads == 2
 
 
 def test_switching_runs_retokenizes_or_takes_a_new_excerpt(tab, qtbot, run, tmp_path):

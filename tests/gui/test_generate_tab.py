@@ -1,5 +1,8 @@
 """The Generate tab: streaming, Stop, step mode, the bar chart, scoring, unknown characters.
 
+The tab's pages are ``tab.write_page``, ``tab.score_page`` and ``tab.compare_page``; the Write
+page's text is its ``session`` (``core.generation_session``, tested on its own in tests/core).
+
 One tiny model (1 layer, d_model 32, context 16) is trained once for the module on the
 grammar-lessons corpus; each test copies the run into its own PLAYGROUND_HOME.
 """
@@ -24,9 +27,9 @@ WAIT = 60_000
 
 @pytest.fixture(scope="module")
 def trained_run_dir(tmp_path_factory):
+    from playground.core import config, tokenizers, train
     from playground.core import corpus as corpus_mod
-    from playground.core import tokenizers, train
-    from playground.core.model import ModelConfig
+    from playground.core.config import ModelConfig
 
     home = tmp_path_factory.mktemp("generate-home")
     old = os.environ.get("PLAYGROUND_HOME")
@@ -35,7 +38,7 @@ def trained_run_dir(tmp_path_factory):
         corpus = corpus_mod.load_builtin("grammar-lessons")
         tok = tokenizers.train_tokenizer("char", corpus.text)
         cfg = ModelConfig(vocab_size=tok.vocab_size, context_length=16, n_layer=1, n_head=2, d_model=32)
-        tcfg = train.TrainConfig(iters=30, batch_size=8, eval_interval=15, eval_iters=2, sample_tokens=0,
+        tcfg = config.TrainConfig(iters=30, batch_size=8, eval_interval=15, eval_iters=2, sample_tokens=0,
                                  warmup=5, device="cpu")
         run = Run.create("tiny", cfg, tcfg, corpus.record(tcfg.split), tok)
         events = train.train_run(run, corpus)
@@ -65,7 +68,7 @@ def no_dialogs(monkeypatch):
 
 
 def make_tab(qtbot):
-    from playground.gui.tabs.generate_tab import GenerateTab
+    from playground.gui.tabs.generate import GenerateTab
 
     tab = GenerateTab(AppState())
     qtbot.addWidget(tab)
@@ -84,10 +87,11 @@ def tab(qtbot, run, no_dialogs):
 
 
 def core_steps(tab, prompt, **sampling):
-    from playground.core.generate import SamplingConfig, stream_tokens
+    from playground.core.config import SamplingConfig
+    from playground.core.generate import stream_tokens
 
-    model, tokenizer = tab.cached_model(tab.run)
-    return list(stream_tokens(model, tokenizer, prompt, SamplingConfig(**sampling)))
+    loaded = tab.cached_model(tab.run)
+    return list(stream_tokens(loaded.model, loaded.tokenizer, prompt, SamplingConfig(**sampling)))
 
 
 def wait_idle(qtbot, tab):
@@ -98,69 +102,74 @@ def wait_idle(qtbot, tab):
 
 
 def test_generate_streams_exactly_the_core_tokens(qtbot, tab):
+    w, s = tab.write_page, tab.write_page.session
     prompt = "Tom sees "
-    tab.prompt.setPlainText(prompt)
-    tab.seed.setValue(7)
-    tab.max_tokens.setValue(40)
+    w.prompt.setPlainText(prompt)
+    tab.form.seed.setValue(7)
+    tab.form.max_tokens.setValue(40)
     shown = []
     tab.tokensShown.connect(shown.append)
-    tab.generate_button.click()
+    w.generate_button.click()
     wait_idle(qtbot, tab)
     expected = core_steps(tab, prompt, seed=7, max_new_tokens=40)
     assert len(expected) == 40
-    assert tab.generated_ids == [s.id for s in expected]
-    n_prompt = len(tab.prompt_ids)
-    assert tab.view.ids == tab.prompt_ids + [s.id for s in expected]
-    assert tab.generated_text() == "".join(s.text for s in expected)
+    assert s.generated_ids == [t.id for t in expected]
+    n_prompt = len(s.prompt_ids)
+    assert w.view.ids == s.prompt_ids + [t.id for t in expected]
+    assert s.generated_text() == "".join(t.text for t in expected)
     # Streamed: the view grew in one or more batches, ending with every token.
     assert shown and shown[-1] == 40 and shown == sorted(shown)
     # Each written token is shaded by its probability; the prompt stays neutral. (The tab
     # captures attention, computed without the fused kernel: float rounding differs a little.)
-    assert tab.view.values[n_prompt:] == pytest.approx([s.prob for s in expected], rel=1e-4)
-    assert tab.view.values[:n_prompt] == [None] * n_prompt
+    assert w.view.values[n_prompt:] == pytest.approx([t.prob for t in expected], rel=1e-4)
+    assert w.view.values[:n_prompt] == [None] * n_prompt
     # 9 + 40 tokens in a 16-token window: the context was cut, and the note says so.
-    assert any(s.window_reset for s in expected)
-    assert not tab.window_note.isHidden() and "last 8 tokens" in tab.window_note.text()
+    assert any(t.window_reset for t in expected)
+    assert not w.window_note.isHidden() and "last 8 tokens" in w.window_note.text()
+    # The window the model ends with is the core's: where the one long run's window starts.
+    assert s.window_start == expected[-1].window_start
     # The same seed gives the same text again (repeatable).
-    tab.generate()
+    w.generate()
     wait_idle(qtbot, tab)
-    assert tab.generated_ids == [s.id for s in expected]
+    assert s.generated_ids == [t.id for t in expected]
 
 
 def test_stop_stops_within_one_token(qtbot, tab):
-    tab.max_tokens.setValue(5000)
-    tab.generate()
-    qtbot.waitUntil(lambda: len(tab.steps) > 0, timeout=WAIT)
-    assert tab.stop_button.isEnabled()
-    tab.stop_button.click()
-    at_stop = len(tab.steps)
+    w, s = tab.write_page, tab.write_page.session
+    tab.form.max_tokens.setValue(5000)
+    w.generate()
+    qtbot.waitUntil(lambda: len(s.steps) > 0, timeout=WAIT)
+    assert w.stop_button.isEnabled()
+    w.stop_button.click()
+    at_stop = len(s.steps)
     wait_idle(qtbot, tab)
-    assert at_stop <= len(tab.steps) <= at_stop + 1
-    assert len(tab.steps) < 5000
-    assert len(tab.view.ids) == len(tab.prompt_ids) + len(tab.steps)
-    assert tab.generate_button.isEnabled() and not tab.stop_button.isEnabled()
-    assert "Stopped after" in tab.status.text()
+    assert at_stop <= len(s.steps) <= at_stop + 1
+    assert len(s.steps) < 5000
+    assert len(w.view.ids) == len(s.prompt_ids) + len(s.steps)
+    assert w.generate_button.isEnabled() and not w.stop_button.isEnabled()
+    assert "Stopped after" in w.status.text()
 
 
 def test_chart_values_equal_the_token_step_alternatives(qtbot, tab):
-    tab.max_tokens.setValue(12)
-    tab.temperature.setValue(0.7)
-    tab.top_k.setValue(5)
-    tab.generate()
+    w, s = tab.write_page, tab.write_page.session
+    tab.form.max_tokens.setValue(12)
+    tab.form.temperature.setValue(0.7)
+    tab.form.top_k.setValue(5)
+    w.generate()
     wait_idle(qtbot, tab)
-    last = tab.steps[-1]
-    assert tab.chart.bar_values() == [(i, lab, pr, ps) for i, lab, pr, ps in last.alternatives]
+    last = s.steps[-1]
+    assert w.chart.bar_values() == [(i, lab, pr, ps) for i, lab, pr, ps in last.alternatives]
     # Top-k 5: the other ten are cut off, drawn with zero-width orange bars and grey labels.
-    values = tab.chart.bar_values()
+    values = w.chart.bar_values()
     assert sum(1 for v in values if v[3] > 0) == 5
-    assert len(tab.chart.axis.grey) == len(values) - 5
-    assert tab.chart.chosen == last.id
+    assert len(w.chart.axis.grey) == len(values) - 5
+    assert w.chart.chosen == last.id
     # Clicking an earlier token shows that step's distribution.
-    index = len(tab.prompt_ids) + 3
-    qtbot.mouseClick(tab.view.viewport(), Qt.LeftButton, pos=tab.view._rects[index].center())
-    assert tab.focus == 3
-    assert tab.chart.bar_values() == [tuple(a) for a in tab.steps[3].alternatives]
-    assert tab.view.focus_index == index
+    index = len(s.prompt_ids) + 3
+    qtbot.mouseClick(w.view.viewport(), Qt.LeftButton, pos=w.view._rects[index].center())
+    assert s.focus == 3
+    assert w.chart.bar_values() == [tuple(a) for a in s.steps[3].alternatives]
+    assert w.view.focus_index == index
 
 
 def click_bar(qtbot, chart, row):
@@ -169,79 +178,101 @@ def click_bar(qtbot, chart, row):
 
 
 def test_step_mode_and_a_clicked_bar_puts_that_token_next(qtbot, tab):
-    tab.prompt.setPlainText("Tom sees ")
-    tab.next_button.click()
+    w, s = tab.write_page, tab.write_page.session
+    w.prompt.setPlainText("Tom sees ")
+    w.next_button.click()
     wait_idle(qtbot, tab)
-    assert len(tab.steps) == 1 and tab.proposal is not None
+    assert len(s.steps) == 1 and s.proposal is not None
     # The chart shows the choices for the next token, with the model's pick marked.
-    assert tab.chart.bar_values() == [tuple(a) for a in tab.proposal.alternatives]
-    assert tab.chart.clickable
+    assert w.chart.bar_values() == [tuple(a) for a in s.proposal.alternatives]
+    assert w.chart.clickable
     # Next token takes the model's pick.
-    pick = tab.proposal.id
-    tab.next_button.click()
+    pick = s.proposal.id
+    w.next_button.click()
     wait_idle(qtbot, tab)
-    assert len(tab.steps) == 2 and tab.steps[1].id == pick
+    assert len(s.steps) == 2 and s.steps[1].id == pick
     # Clicking a bar that is not the model's pick writes that token next.
-    row = next(r for r, a in enumerate(tab.proposal.alternatives) if a[0] != tab.proposal.id and r > 2)
-    wanted = tab.proposal.alternatives[row][0]
-    click_bar(qtbot, tab.chart, row)
+    row = next(r for r, a in enumerate(s.proposal.alternatives) if a[0] != s.proposal.id and r > 2)
+    wanted = s.proposal.alternatives[row][0]
+    click_bar(qtbot, w.chart, row)
     wait_idle(qtbot, tab)
-    assert len(tab.steps) == 3
-    assert tab.steps[2].id == wanted and tab.steps[2].forced
-    assert tab.view.ids[-1] == wanted
-    assert tab.proposal is not None  # generation continues from there
+    assert len(s.steps) == 3
+    assert s.steps[2].id == wanted and s.steps[2].forced
+    assert w.view.ids[-1] == wanted
+    assert s.proposal is not None  # generation continues from there
     # Clicking a bar for an earlier token rewrites from that point.
-    tab._token_clicked(len(tab.prompt_ids))  # select the first written token
-    other = next(a[0] for a in tab.steps[0].alternatives if a[0] != tab.steps[0].id)
-    tab._bar_clicked(other)
+    w._token_clicked(len(s.prompt_ids))  # select the first written token
+    other = next(a[0] for a in s.steps[0].alternatives if a[0] != s.steps[0].id)
+    w._bar_clicked(other)
     wait_idle(qtbot, tab)
-    assert len(tab.steps) == 1 and tab.steps[0].id == other
+    assert len(s.steps) == 1 and s.steps[0].id == other
+
+
+def test_step_mode_past_the_window_continues_like_one_run(qtbot, tab):
+    """Token by token past the 16-token window: the cuts are where one run of the core makes
+    them, and each step reads the window the core would (greedy: another window, other tokens)."""
+    w, s = tab.write_page, tab.write_page.session
+    w.prompt.setPlainText("Anna likes the ")  # 15 tokens: the first cut comes at once
+    tab.form.greedy.setChecked(True)
+    for _ in range(14):  # the first press writes one token and proposes the next, then one each
+        w.next_token()
+        wait_idle(qtbot, tab)
+    expected = core_steps(tab, "Anna likes the ", greedy=True, max_new_tokens=15)
+    assert len(s.steps) == 14 and sum(t.window_reset for t in s.steps) == 2
+    assert s.generated_ids + [s.proposal.id] == [t.id for t in expected]
+    assert [t.window_reset for t in s.steps] == [t.window_reset for t in expected[:-1]]
+    assert s.window_start == expected[-2].window_start
+    assert "last 8 tokens" in w.window_note.text()
 
 
 def test_attention_of_the_selected_token_highlights_earlier_tokens(qtbot, tab):
-    tab.prompt.setPlainText("Anna likes ")
-    tab.max_tokens.setValue(3)
-    tab.generate()
+    w, s = tab.write_page, tab.write_page.session
+    w.prompt.setPlainText("Anna likes ")
+    tab.form.max_tokens.setValue(3)
+    w.generate()
     wait_idle(qtbot, tab)
-    tab.colour_by.setCurrentIndex(1)
-    tab.head_spin.setValue(2)
-    last = tab.steps[-1]
+    w.colour_by.setCurrentIndex(1)
+    w.head_spin.setValue(2)
+    last = s.steps[-1]
     row = last.attention[0, 1].float().tolist()  # layer 1, head 2
-    pos = len(tab.view.ids) - 1
+    pos = len(w.view.ids) - 1
     start = pos - len(row)
-    values = tab.view.values
-    assert values[start:pos] == pytest.approx([w / max(row) for w in row])
+    values = w.view.values
+    assert values[start:pos] == pytest.approx([v / max(row) for v in row])
     assert all(v is None for v in values[pos:])
-    assert tab.view.focus_index == pos
-    assert "Attention" in tab.legend.title
+    assert w.view.focus_index == pos
+    assert "Attention" in w.legend.title
 
 
 def test_unknown_character_is_marked_in_place_not_a_dialog(qtbot, tab):
-    tab.prompt.setPlainText("Tom sees € here")
-    qtbot.waitUntil(lambda: bool(tab.prompt.extraSelections()), timeout=WAIT)
-    (sel,) = tab.prompt.extraSelections()
+    w = tab.write_page
+    w.prompt.setPlainText("Tom sees € here")
+    qtbot.waitUntil(lambda: bool(w.prompt.extraSelections()), timeout=WAIT)
+    (sel,) = w.prompt.extraSelections()
     assert sel.cursor.selectedText() == "€"
-    assert not tab.prompt_note.isHidden() and "€" in tab.prompt_note.text()
-    tab.generate()
+    assert not w.prompt_note.isHidden() and "€" in w.prompt_note.text()
+    w.generate()
     wait_idle(qtbot, tab)
-    assert not tab.error_label.isHidden() and "cannot read" in tab.error_label.text()
-    assert tab.steps == []
-    tab.remove_unknown_button.click()
-    assert tab.prompt.toPlainText() == "Tom sees  here"
-    assert tab.prompt.extraSelections() == [] and tab.prompt_note.isHidden()
+    assert not w.error_label.isHidden() and "cannot read" in w.error_label.text()
+    assert w.session.steps == []
+    w.remove_unknown_button.click()
+    assert w.prompt.toPlainText() == "Tom sees  here"
+    assert w.prompt.extraSelections() == [] and w.prompt_note.isHidden()
 
 
 def test_copy_and_export_the_session(qtbot, tab, tmp_path):
-    tab.prompt.setPlainText("Max likes ")
-    tab.max_tokens.setValue(10)
-    tab.generate()
+    w = tab.write_page
+    w.prompt.setPlainText("Max likes ")
+    tab.form.max_tokens.setValue(10)
+    w.generate()
     wait_idle(qtbot, tab)
-    tab.copy_button.click()
-    assert QApplication.clipboard().text() == "Max likes " + tab.generated_text()
+    w.copy_button.click()
+    written = w.session.generated_text()
+    assert QApplication.clipboard().text() == "Max likes " + written
     out = tmp_path / "session.md"
-    tab.export_markdown(str(out))
+    w.export_markdown(str(out))
     text = out.read_text(encoding="utf-8")
-    assert "Max likes " in text and tab.generated_text() in text and "seed 1234" in text
+    assert "Max likes " in text and written in text and "seed 1234" in text
 
 
 # ----------------------------------------------------------------------------------- Score
@@ -250,60 +281,100 @@ def test_copy_and_export_the_session(qtbot, tab, tmp_path):
 def test_score_shades_every_token_and_reports_the_core_perplexity(qtbot, tab):
     from playground.core.generate import score_text
 
+    sp = tab.score_page
     text = "Tom sees the red fox. Anna likes the cake."
     tab.pages.setCurrentIndex(1)
-    tab.score_edit.setPlainText(text)
-    tab.score_button.click()
+    sp.score_edit.setPlainText(text)
+    sp.score_button.click()
     wait_idle(qtbot, tab)
-    model, tokenizer = tab.cached_model(tab.run)
-    expected = score_text(model, tokenizer, text)
-    view = tab.score_views[0]
+    loaded = tab.cached_model(tab.run)
+    expected = score_text(loaded.model, loaded.tokenizer, text)
+    view = sp.score_views[0]
     assert view.ids == expected.ids
     fills = [view.fill_for(i).name() for i in range(len(view.ids))]
     assert fills[0] == NEUTRAL_FILL  # the first token has no prediction
     assert all(f != NEUTRAL_FILL for f in fills[1:])
-    _, got = tab.last_scores[0]
+    _, got = sp.last_scores[0]
     losses = [v for v in expected.losses if not math.isnan(v)]
     assert got.perplexity == pytest.approx(math.exp(sum(losses) / len(losses)))
-    assert f"{expected.perplexity:.2f}" in tab.score_summaries[0].text()
-    assert f"{expected.mean_loss:.3f}" in tab.score_summaries[0].text()
+    assert f"{expected.perplexity:.2f}" in sp.score_summaries[0].text()
+    assert f"{expected.mean_loss:.3f}" in sp.score_summaries[0].text()
+    assert sp.score_verdict.text() == ""  # one text: nothing to compare
 
 
 def test_train_vs_validation_side_by_side_and_a_vanished_corpus(qtbot, tab, run):
+    from playground.core.analysis import train_val_verdict
+    from playground.core.corpus import verify_record
+    from playground.core.generate import score_text
+
+    sp = tab.score_page
     tab.pages.setCurrentIndex(1)
-    tab.trainval_button.click()
+    sp.trainval_button.click()
     wait_idle(qtbot, tab)
-    assert tab.score_error.isHidden()
-    assert len(tab.last_scores) == 2
-    assert all(not c.isHidden() for c in tab.score_columns)
-    assert "Training" in tab.score_heads[0].text() and "Validation" in tab.score_heads[1].text()
-    assert tab.score_verdict.text()
+    assert sp.score_error.isHidden()
+    assert len(sp.last_scores) == 2
+    assert all(not c.isHidden() for c in sp.score_columns)
+    assert "Training" in sp.score_heads[0].text() and "Validation" in sp.score_heads[1].text()
+    # The excerpts come from the two splits, and the verdict is the core's for their losses.
+    (train_text, train_score), (val_text, val_score) = sp.last_scores
+    train_split, val_split = verify_record(run.corpus_record).split(run.corpus_record["split"])
+    assert train_text in train_split and val_text in val_split
+    loaded = tab.cached_model(run)
+    train_loss = score_text(loaded.model, loaded.tokenizer, train_text).mean_loss
+    val_loss = score_text(loaded.model, loaded.tokenizer, val_text).mean_loss
+    assert (train_score.mean_loss, val_score.mean_loss) == pytest.approx((train_loss, val_loss))
+    assert sp.score_verdict.text() == train_val_verdict(train_loss, val_loss)
     run.update(corpus={**run.corpus_record, "source": str(paths.data_dir() / "gone.txt")})
-    tab.trainval_button.click()
+    sp.trainval_button.click()
     wait_idle(qtbot, tab)
-    assert not tab.score_error.isHidden() and "gone" in tab.score_error.text()
+    assert not sp.score_error.isHidden() and "gone" in sp.score_error.text()
+
+
+@pytest.mark.parametrize("train, val, verdict", [
+    (1.0, 1.5, "Validation loss is 0.500 higher: the model predicts text it trained on better than new text."),
+    (1.0, 1.05, "Training and validation loss are close: the model does as well on text it never saw"),
+    (0.02, 0.01, "Training and validation loss are close"),  # lower on validation: no memorising
+])
+def test_train_vs_validation_verdict_for_known_losses(qtbot, no_dialogs, train, val, verdict):
+    from playground.core.generate import TextScore
+
+    tab = make_tab(qtbot)
+    try:
+        scores = [(text, TextScore([1, 2], ["a", "b"], [math.nan, loss], loss, math.exp(loss)))
+                  for text, loss in (("train", train), ("val", val))]
+        tab.score_page._scored(scores, True, 65)
+        assert tab.score_page.score_verdict.text().startswith(verdict)
+        tab.score_page._scored(scores[:1], False, 65)
+        assert tab.score_page.score_verdict.text() == ""
+    finally:
+        tab.shutdown()
 
 
 # ----------------------------------------------------------------------------------- Compare
 
 
 def test_compare_same_prompt_and_seed_on_two_checkpoints(qtbot, tab):
+    cp = tab.compare_page
     tab.pages.setCurrentIndex(2)
-    tab.max_tokens.setValue(8)
-    tab.compare_prompt.setPlainText("Ben sees ")
-    ckpt_b = tab.compare_ckpts["b"]
+    tab.form.max_tokens.setValue(8)
+    cp.compare_prompt.setPlainText("Ben sees ")
+    ckpt_b = cp.compare_ckpts["b"]
     assert ckpt_b.currentData() == tab.run.snapshots()[0][0]  # B defaults to the earliest checkpoint
-    tab.compare_button.click()
+    cp.compare_button.click()
     wait_idle(qtbot, tab)
-    a, b = tab.compare_steps["a"], tab.compare_steps["b"]
+    a, b = cp.compare_steps["a"], cp.compare_steps["b"]
     assert len(a) == len(b) == 8
     expected = core_steps(tab, "Ben sees ", seed=1234, max_new_tokens=8)
     assert [s.id for s in a] == [s.id for s in expected]
     # The same weights on both sides give the same text: same prompt, same seed.
     ckpt_b.setCurrentIndex(0)
-    tab.compare_button.click()
+    cp.compare_button.click()
     wait_idle(qtbot, tab)
-    assert [s.id for s in tab.compare_steps["b"]] == [s.id for s in expected]
+    assert [s.id for s in cp.compare_steps["b"]] == [s.id for s in expected]
+    # Both sides are in the exported session, with their outputs.
+    entries = tab.transcript.entries[-2:]
+    assert [e.kind for e in entries] == ["Compare, model A", "Compare, model B"]
+    assert entries[1].output == "".join(s.text for s in expected)
 
 
 # ----------------------------------------------------------------------------------- no runs
@@ -322,7 +393,7 @@ def test_no_runs_asks_to_train_a_model_first(qtbot, playground_home):
 
 
 def test_bench_gui_generate_reports_first_token_and_speed(qtbot, playground_home):
-    from playground.gui import bench_gui_generate
+    from playground.bench import gui_generate as bench_gui_generate
 
     result = bench_gui_generate.measure(runs=1, tokens=20, preset="tiny")
     assert result["first_token_ms"] > 0 and result["tokens_per_s"] > 0

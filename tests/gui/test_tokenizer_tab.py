@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from playground.core import tokenizers as tk
+from playground.errors import TokenizerError
 
 SAMPLE = "Anna sees the red ball. The cats chase a small mouse.\nBen runs.\n"
 
@@ -53,24 +54,30 @@ def test_default_sample_is_a_corpus_excerpt(window):
 def test_merge_slider_shows_encode_with_first_n_merges(window, qtbot):
     tab, tok = choose(qtbot, window, "bpe", vocab=300)
     tab.set_sample_text(SAMPLE)
-    assert tab.merge_slider.maximum() == len(tok.merges) == 300 - 256
-    assert tab.merge_list.count() == len(tok.merges)
+    assert tab.merges.slider.maximum() == len(tok.merges) == 300 - 256
+    assert tab.merges.list.count() == len(tok.merges)
     for n in (0, 1, 7, 20, len(tok.merges)):
-        tab.merge_slider.setValue(n)
-        assert tab.merge_view.ids == tok.encode_with_merges(SAMPLE, n)
-    tab.merge_slider.setValue(0)
-    assert tab.merge_view.ids == list(SAMPLE.encode("utf-8"))  # bytes before any merge
-    tab.merge_list.setCurrentRow(4)  # clicking merge 5 replays up to it
-    assert tab.merge_slider.value() == 5
-    assert tab.merge_view.ids == tok.encode_with_merges(SAMPLE, 5)
+        tab.merges.slider.setValue(n)
+        assert tab.merges.view.ids == tok.encode_with_merges(SAMPLE, n)
+    tab.merges.slider.setValue(0)
+    assert tab.merges.view.ids == list(SAMPLE.encode("utf-8"))  # bytes before any merge
+    tab.merges.list.setCurrentRow(4)  # clicking merge 5 replays up to it
+    assert tab.merges.slider.value() == 5
+    assert tab.merges.view.ids == tok.encode_with_merges(SAMPLE, 5)
+    tab.merges.slider.setValue(len(tok.merges))
+    tab.merges.play_button.click()  # at the end, Play starts again from no merges
+    assert tab.merges.slider.value() == 0 and tab.merges.play_button.text() == "⏸ Pause"
+    qtbot.waitUntil(lambda: tab.merges.play_button.text() == "▶ Play", timeout=10_000)
+    assert tab.merges.slider.value() == len(tok.merges)
+    assert tab.merges.view.ids == tok.encode(SAMPLE)
 
 
 @pytest.mark.parametrize("kind", ["char", "word", "bpe", "cl100k"])
 def test_vocabulary_browser_has_vocab_size_rows(window, qtbot, kind):
     tab, tok = choose(qtbot, window, kind)
-    model = tab.vocab_view.model()
+    model = tab.vocab.view.model()
     assert model.rowCount() == tok.vocab_size
-    qtbot.waitUntil(lambda: tab.vocab_model.has_counts, timeout=60_000)
+    qtbot.waitUntil(lambda: tab.vocab.model.has_counts, timeout=60_000)
     counts = tk.token_counts(tok, window.state.corpus.text)
     some = [i for i in range(tok.vocab_size) if counts[i]][:5]
     for token_id in some:
@@ -82,15 +89,15 @@ def test_vocabulary_browser_has_vocab_size_rows(window, qtbot, kind):
 
 def test_vocabulary_search_and_sort(window, qtbot):
     tab, tok = choose(qtbot, window, "word")
-    qtbot.waitUntil(lambda: tab.vocab_model.has_counts, timeout=60_000)
-    model = tab.vocab_model
+    qtbot.waitUntil(lambda: tab.vocab.model.has_counts, timeout=60_000)
+    model = tab.vocab.model
     model.set_filter("the")
     labels = [model.data(model.index(r, 1)) for r in range(model.rowCount())]
     assert labels and all("the" in lab.lower() for lab in labels)
     expected = sum("the" in tok.token_label(i).lower() for i in range(tok.vocab_size))
     assert model.rowCount() == expected
     model.set_filter("")
-    model.sort(2, tab.vocab_view.horizontalHeader().sortIndicatorOrder().DescendingOrder)
+    model.sort(2, tab.vocab.view.horizontalHeader().sortIndicatorOrder().DescendingOrder)
     counts = tk.token_counts(tok, window.state.corpus.text)
     assert model.token_id(0) == max(range(tok.vocab_size), key=lambda i: counts[i])
 
@@ -115,8 +122,14 @@ def test_unknown_characters_are_marked_not_fatal(window, qtbot):
     assert tab.error_label.isVisibleTo(tab)
     ids = tab.token_view.ids
     assert len(ids) == len(text)
-    assert ids[text.index("€")] == -1
-    assert ids[0] == tok.encode("A")[0]
+    unknown = {i for start, end in tok.unknown_spans(text) for i in range(start, end)}
+    assert {text.index("€"), text.index("🙂")} <= unknown
+    assert {ids[i] for i in unknown} == {-1}
+    known = "".join(ch for i, ch in enumerate(text) if i not in unknown)
+    assert [ids[i] for i in range(len(text)) if i not in unknown] == tok.encode(known)
+    with pytest.raises(TokenizerError) as refused:
+        tok.encode(text)
+    assert tab.error_label.text() == f"{refused.value.message} {refused.value.hint}"
     assert len(tab.sample_edit.extraSelections()) == len(tok.unknown_spans(text))
 
 

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from playground.core import checkpoint, tokenizers, train
+from playground.core import checkpoint, config, events, tokenizers, train
 from playground.core import corpus as corpus_mod
-from playground.core.model import ModelConfig
+from playground.core.config import ModelConfig
 from playground.gui import training_process as tp
+from playground.gui import ui
 
 WAIT_MS = 120_000  # the child imports torch: seconds on a busy 2-core machine
 
@@ -49,7 +50,7 @@ def tab(qtbot, lessons):
 def make_run(lessons, name: str, iters: int = 12, seed: int = 1) -> checkpoint.Run:
     """A finished run trained in-process (fast: no child process)."""
     corpus, tok = lessons
-    tcfg = train.TrainConfig(iters=iters, batch_size=4, warmup=2, eval_interval=4, eval_iters=2,
+    tcfg = config.TrainConfig(iters=iters, batch_size=4, warmup=2, eval_interval=4, eval_iters=2,
                              sample_tokens=0, seed=seed)
     run = checkpoint.Run.create(name, tiny_config(tok.vocab_size), tcfg, corpus.record(tcfg.split), tok)
     events = train.train_run(run, corpus)
@@ -64,6 +65,8 @@ def wait_done(qtbot, tab) -> None:
 def test_train_30_steps_through_the_buttons(tab, qtbot):
     assert tab.start_button.isEnabled() and not tab.pause_button.isEnabled()
     tab.set_train_values(iters=30, batch_size=4, warmup=3, eval_interval=15, seed=3)
+    saved = []
+    tab.state.checkpointSaved.connect(lambda path, step: saved.append((path, step)))
     qtbot.mouseClick(tab.start_button, Qt.LeftButton)
     assert tab.phase == "starting" and tab.stop_button.isEnabled() and not tab.start_button.isEnabled()
     job = tab.job
@@ -82,15 +85,16 @@ def test_train_30_steps_through_the_buttons(tab, qtbot):
     vx, vy = tab.loss_plot.val_curve.getOriginalDataset()
     assert list(vx) == [0, 15, 30]
     assert np.array_equal(vy, [r["val_loss"] for r in evals])
-    lx, ly = tab.loss_plot.lr_curve.getOriginalDataset()
+    _, ly = tab.loss_plot.lr_curve.getOriginalDataset()
     assert np.array_equal(ly, [r["lr"] for r in steps])
     # The uniform-guessing line sits at ln(vocab).
     assert tab.loss_plot.reference.value() == pytest.approx(math.log(tab.state.tokenizer.vocab_size))
 
     # A checkpoint exists and loads; the run became the app's current model.
     assert [s for s, _ in run.snapshots()] == [0, 15, 30]
+    assert saved == [(str(run.path), 0), (str(run.path), 15), (str(run.path), 30)]  # the Attention tab follows
     model = run.load_model()
-    assert sum(p.numel() for p in model.parameters()) > 0
+    assert sum(p.numel() for p in model.parameters()) == config.param_count(tiny_config(run.model_config.vocab_size))
     assert tab.state.run == run
     assert tab.sample_text.toPlainText().strip()
     assert "step 30" in tab.sample_title.text()
@@ -186,8 +190,8 @@ def test_close_window_while_training_asks_stops_and_offers_resume(make_window, w
     fresh = TrainTab(state)
     qtbot.addWidget(fresh)
     assert fresh.check_interrupted() == run
-    assert not fresh.banner.isHidden() and run.name in fresh.banner_label.text()
-    fresh._dismiss_banner()
+    assert not fresh.banner.isHidden() and run.name in fresh.banner.label.text()
+    fresh.banner.dismiss_button.click()
     assert fresh.banner.isHidden() and checkpoint.Run(run_path).info["interrupted"] is False
     fresh.shutdown()
 
@@ -207,7 +211,7 @@ def test_needs_corpus_and_tokenizer_first(qtbot):
 
 
 def test_bad_learning_rate_is_an_inline_message(tab):
-    tab.lr_box.setCurrentText("fast please")
+    tab.settings.lr_box.setCurrentText("fast please")
     assert tab.start_training() is None
     assert tab.job is None and not tab.message_label.isHidden()
     assert "not a number" in tab.message_label.text() and "1e-3" in tab.message_label.text()
@@ -215,56 +219,151 @@ def test_bad_learning_rate_is_an_inline_message(tab):
 
 
 def test_compile_box_sets_the_training_config(tab):
-    assert not tab.compile_box.isChecked() and tab.train_config().compile is False  # off: starts at once
-    tab.compile_box.setChecked(True)
+    compile_box = tab.settings.compile_box
+    assert not compile_box.isChecked() and tab.train_config().compile is False  # off: starts at once
+    compile_box.setChecked(True)
     assert tab.train_config().compile is True
-    assert "torch.compile" in tab.compile_box.toolTip()
+    assert "torch.compile" in compile_box.toolTip()
     # While the first step compiles, the status line says so; the first step clears it.
     tab.run = types.SimpleNamespace(name="demo")
-    tab.handle_events([train.Note(0, train.COMPILING_NOTE)])
-    assert tab.status_label.text() == train.COMPILING_NOTE
-    tab.handle_events([train.Step(1, 4.1, 1e-3, 900.0)])
+    tab.handle_events([events.Note(0, events.COMPILING_NOTE)])
+    assert tab.status_label.text() == events.COMPILING_NOTE
+    tab.handle_events([events.Step(1, 4.1, 1e-3, 900.0)])
     assert tab.status_label.text() == "Training run demo (compiled)."
 
 
-def test_sensible_defaults_follow_the_model_size(tab):
-    from playground.core.model import preset
+DEFAULT_KEYS = ("iters", "batch_size", "lr", "warmup", "eval_interval")
 
+
+@pytest.mark.parametrize("size", ["tiny", "gpt2-124m"])
+def test_defaults_are_the_core_rule_the_cli_uses_too(tab, size):
+    cfg = config.preset(size, tab.state.tokenizer.vocab_size)
+    tab.state.set_model_config(cfg)
+    tab.settings.set_values(iters=7, batch_size=3, lr=0.5, warmup=1, eval_interval=2)  # not a default
+    tab.settings.defaults_button.click()
+    values, why = config.training_defaults(cfg)
+    gui = tab.train_config()
+    assert {k: getattr(gui, k) for k in DEFAULT_KEYS} == values
+    cli = config.train_config_for(cfg)  # what `playground train` builds when no setting is given
+    keys = (*DEFAULT_KEYS, "min_lr")
+    assert {k: getattr(gui, k) for k in keys} == {k: getattr(cli, k) for k in keys}
+    assert tab.settings.defaults_note.text() == why and not tab.settings.defaults_note.isHidden()
+
+
+def test_defaults_differ_between_tiny_and_large(tab):
+    vocab = tab.state.tokenizer.vocab_size
+    tiny, _ = config.training_defaults(config.preset("tiny", vocab))
+    large, _ = config.training_defaults(config.preset("gpt2-124m", vocab))
+    assert (tiny["lr"], tiny["warmup"], large["lr"], large["batch_size"]) == (1e-3, 100, 3e-4, 4)
+    tab.state.set_model_config(config.preset("gpt2-124m", vocab))
     tab.apply_defaults()
-    assert tab.lr_box.currentText() == "0.001" and tab.warmup_box.value() == 100
-    tab.state.set_model_config(preset("medium", tab.state.tokenizer.vocab_size))
-    tab.apply_defaults()
-    assert float(tab.lr_box.currentText()) == pytest.approx(6e-4)
-    assert "M parameters" in tab.defaults_note.text()
-    assert "6 layers" in tab.model_label.text()
+    assert float(tab.settings.lr_box.currentText()) == pytest.approx(3e-4) and tab.settings.batch_box.value() == 4
+    assert "12 layers" in tab.model_label.text()
 
 
 def test_default_model_is_tiny_until_the_model_tab_sets_one(tab):
-    from playground.core.model import preset
+    from playground.core.config import preset
 
     tab.state.set_model_config(None)
     assert tab.model_config() == preset("tiny", tab.state.tokenizer.vocab_size)
     assert "Tiny preset" in tab.model_label.text()
 
 
-def test_nan_finish_shows_what_happened_and_what_to_change(tab):
-    msg = ("The loss became NaN or infinite at step 12: training diverged. The last good checkpoint "
-           "(step 0) is kept. Lower the learning rate (e.g. to 3.3e+05), keep gradient clipping on, "
-           "or use a longer warmup, then start a new run.")
-    tab.show_finished(train.Finished("nan", 12, msg))
+def test_nan_finish_shows_the_trainers_message_and_marks_the_learning_rate(tab, lessons):
+    corpus, tok = lessons
+    tcfg = config.TrainConfig(iters=30, batch_size=4, lr=1e10, min_lr=0, warmup=0, eval_interval=10,
+                              eval_iters=2, sample_tokens=0)
+    run = checkpoint.Run.create("diverges", tiny_config(tok.vocab_size), tcfg, corpus.record(tcfg.split), tok)
+    finished = train.train_run(run, corpus)[-1]  # a learning rate of 1e10 diverges at once
+    assert (finished.reason, finished.suggest) == ("nan", "lr")
+    tab.show_finished(finished)
+    assert tab.message_label.text() == (
+        "<b>Training stopped: the loss became NaN (not a number).</b><br>" + finished.message)
+    assert tab.message_label.styleSheet() == ui.ERROR and not tab.message_label.isHidden()
+    assert tab.status_label.text() == "Training stopped: the loss became NaN (not a number)."
+    assert tab.settings.marked == "lr" and "border" in tab.settings.lr_box.styleSheet()
+    assert tab.settings.batch_box.styleSheet() == ""
+
+
+def test_out_of_memory_finish_marks_the_batch_size(tab, lessons, monkeypatch):
+    import torch
+
+    from playground.core import model as model_mod
+
+    real_build = model_mod.build_model
+
+    def build(cfg):  # the third training forward runs out of memory, as a too-big batch would
+        m = real_build(cfg)
+        calls = []
+
+        def hook(module, args, output):
+            if module.training:
+                calls.append(1)
+                if len(calls) >= 3:
+                    raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            return output
+
+        m.register_forward_hook(hook)
+        return m
+
+    monkeypatch.setattr(model_mod, "build_model", build)
+    corpus, tok = lessons
+    tcfg = config.TrainConfig(iters=30, batch_size=4, warmup=2, eval_interval=100, eval_iters=2, sample_tokens=0)
+    run = checkpoint.Run.create("oom", tiny_config(tok.vocab_size), tcfg, corpus.record(tcfg.split), tok)
+    finished = train.train_run(run, corpus)[-1]
+    assert (finished.reason, finished.it, finished.suggest) == ("oom", 2, "batch_size")
+    tab.settings.mark("lr")  # an earlier failure's mark gives way
+    tab.show_finished(finished)
+    assert tab.message_label.text() == "<b>Training stopped: out of memory.</b><br>" + finished.message
+    assert tab.settings.marked == "batch_size" and tab.settings.lr_box.styleSheet() == ""
+    # A failure the core names no setting for (the disk filled up) marks none.
+    tab.show_finished(events.Finished("error", 5, "The disk is full."))
+    assert tab.settings.marked is None and tab.settings.batch_box.styleSheet() == ""
+    assert tab.message_label.text() == "<b>Training stopped by an error.</b><br>The disk is full."
+
+
+def test_checkpointed_event_tells_the_app_state(tab, qtbot, lessons):
+    run = make_run(lessons, "ckpt")
+    tab.run = run
+    with qtbot.waitSignal(tab.state.checkpointSaved) as sig:
+        tab.handle_events([events.Checkpointed(8, str(run.path / "checkpoints" / "step-8.pt"))])
+    assert sig.args == [str(run.path), 8] and tab.last_checkpoint == 8
+
+
+def test_a_model_too_big_is_refused_by_the_training_process(tab, qtbot, monkeypatch):
+    """The fit check needs the device: it runs in the child, never in the GUI process (no CUDA there)."""
+    from playground.core import devices
+
+    gui_checks = []
+    monkeypatch.setattr(devices, "check_fits", lambda *a, **k: gui_checks.append(a))
+    vocab = tab.state.tokenizer.vocab_size
+    huge = ModelConfig(vocab_size=vocab, context_length=1024, n_layer=256, n_head=64, d_model=16384)
+    assert config.memory_estimate(huge, 4) > 10**13  # terabytes: no machine here has that
+    tab.state.set_model_config(huge)
+    tab.set_train_values(iters=20, batch_size=4, eval_interval=10)
+    assert tab.start_training() is not None and tab.phase == "starting"
+    wait_done(qtbot, tab)
     text = tab.message_label.text()
-    assert not tab.message_label.isHidden()
-    assert "NaN" in text and "Lower the learning rate" in text and "checkpoint" in text
-    tab.show_finished(train.Finished("oom", 3, "Out of memory at step 3 on CPU."))
-    assert "smaller batch size" in tab.message_label.text()
+    assert "with batch size 4, but only" in text and "Make the model smaller" in text, text
+    assert f"({config.param_count(huge):,} parameters)" in text
+    assert gui_checks == [] and checkpoint.list_runs() == [] and tab.start_button.isEnabled()
+
+
+def test_runs_list_disk_column_is_the_shared_byte_format(tab, lessons):
+    run = make_run(lessons, "sized")
+    tab.runs_list.refresh()
+    row = tab.runs_list.row_of(run)
+    disk = tab.runs_list.table.item(row, 7)
+    assert disk.text() == ui.format_bytes(run.disk_size())
+    assert disk.data(Qt.UserRole + 1) == run.disk_size() > 0
 
 
 def test_overfitting_note_appears(tab):
     tab.ensure_plot()
     rising = [(0, 3.0, 3.0), (10, 2.0, 2.1), (20, 1.5, 2.2), (30, 1.0, 2.3), (40, 0.5, 2.4)]
-    tab.handle_events([train.Eval(it, a, b) for it, a, b in rising[:2]])
+    tab.handle_events([events.Eval(it, a, b) for it, a, b in rising[:2]])
     assert tab.overfit_label.isHidden()
-    tab.handle_events([train.Eval(it, a, b) for it, a, b in rising[2:]])
+    tab.handle_events([events.Eval(it, a, b) for it, a, b in rising[2:]])
     assert not tab.overfit_label.isHidden() and "dropout" in tab.overfit_label.text()
 
 
@@ -281,7 +380,7 @@ def test_overlay_two_runs_draws_each_runs_own_data(tab, lessons):
         x, y = overlays[run.name]["train"].getOriginalDataset()
         assert list(x) == [r["it"] for r in run.metrics("step")]
         assert np.array_equal(y, [r["loss"] for r in run.metrics("step")])
-        vx, vy = overlays[run.name]["val"].getOriginalDataset()
+        _, vy = overlays[run.name]["val"].getOriginalDataset()
         assert np.array_equal(vy, [r["val_loss"] for r in run.metrics("eval")])
     assert len(overlays["run-a"]["train"].getOriginalDataset()[0]) == 12
     assert len(overlays["run-b"]["train"].getOriginalDataset()[0]) == 8
@@ -364,7 +463,7 @@ def test_crashed_run_is_offered_for_resume(tab, lessons):
     old = run.metrics_path.stat().st_mtime - 600
     os.utime(run.metrics_path, (old, old))
     assert tab.check_interrupted() == run
-    assert "cut off" in tab.banner_label.text() and not tab.banner.isHidden()
+    assert "cut off" in tab.banner.label.text() and not tab.banner.isHidden()
 
 
 def test_a_text_too_short_says_so_and_leaves_no_empty_run(tab, qtbot, lessons):

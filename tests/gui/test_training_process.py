@@ -1,4 +1,5 @@
-"""The training child process: batching, pause markers, errors relayed, no orphan process."""
+"""The child processes: training (batching, pause markers, errors relayed, no orphan process) and
+child_jobs.run_in_child, both on child_process.py."""
 
 from __future__ import annotations
 
@@ -8,14 +9,18 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 
+import psutil
 import pytest
+import torch
 
 from playground.core import checkpoint, tokenizers
 from playground.core import corpus as corpus_mod
-from playground.core.model import ModelConfig
-from playground.core.train import Finished, Step, TrainConfig
-from playground.errors import CorpusError
+from playground.core.config import ModelConfig, TrainConfig
+from playground.core.events import Finished, Step
+from playground.errors import Cancelled, CorpusError, TokenizerError
+from playground.gui import child_jobs, child_process
 from playground.gui import training_process as tp
 
 WAIT_MS = 120_000  # a spawned child imports torch: seconds on a busy 2-core machine
@@ -49,7 +54,7 @@ def test_outbox_batches_steps_and_flushes_other_events():
         out.put(Step(i, 1.0, 1e-3, 100.0))
     assert conn.sent == []
     out.put(Finished("done", 5, "ok"), flush=True)
-    assert len(conn.sent) == 1 and [type(e).__name__ for e in conn.sent[0]] == ["Step"] * 5 + ["Finished"]
+    assert len(conn.sent) == 1 and [type(e) for e in conn.sent[0]] == [Step] * 5 + [Finished]
 
 
 def test_outbox_broken_pipe_means_stop():
@@ -92,6 +97,7 @@ HELPER = textwrap.dedent("""
     def main():
         app = QCoreApplication([])
         from playground.core import checkpoint
+        from playground.core.events import Step
         from playground.gui.training_process import TrainingJob
 
         run = checkpoint.Run.open(sys.argv[1])
@@ -101,7 +107,7 @@ HELPER = textwrap.dedent("""
             seen.extend(batch)
 
         job = TrainingJob(run.path, None, on_events=on_events)
-        while sum(type(e).__name__ == "Step" for e in seen) < 5:
+        while sum(isinstance(e, Step) for e in seen) < 5:
             app.processEvents()
             job.wait(20)
         print("child", job.pid, flush=True)
@@ -126,6 +132,48 @@ def test_no_orphan_when_the_gui_process_is_killed(qtbot, tmp_path):
     qtbot.waitUntil(lambda: not tp.pid_alive(pid), timeout=60_000)
     run = checkpoint.Run(run.path)
     assert run.status == "stopped"
-    saved = run.load_latest()["step"]
-    assert saved >= 5 and run.step == saved
-    assert run.load_model() is not None
+    latest = run.load_latest()
+    assert latest["step"] >= 5 and run.step == latest["step"]
+    weights = run.load_model().state_dict()  # the saved training state, loadable as a model
+    assert weights.keys() == latest["model"].keys()
+    assert all(torch.equal(weights[k], latest["model"][k]) for k in weights)
+
+
+# ----------------------------------------------------------------------------- child_process / run_in_child
+
+
+def test_pid_alive_counts_a_zombie_as_gone():
+    assert child_process.pid_alive(os.getpid())
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        # Exited but not reaped yet (no wait()): a zombie, which os.kill(pid, 0) still finds.
+        deadline = time.monotonic() + 60
+        while child_process.pid_alive(proc.pid):
+            assert time.monotonic() < deadline, "the child never ended"
+            time.sleep(0.05)
+        assert psutil.Process(proc.pid).status() == psutil.STATUS_ZOMBIE
+    finally:
+        proc.wait()
+    assert not child_process.pid_alive(proc.pid) and not child_process.pid_alive(None)
+
+
+def test_run_in_child_returns_the_result_and_relays_progress():
+    text = "the cat sat on the mat. the dog sat on the log. " * 40
+    seen: list[tuple[int, int]] = []
+    result = child_jobs.run_in_child(child_jobs.train_bpe, text, 300, progress=lambda d, t: seen.append((d, t)))
+    local = tokenizers.BPETokenizer.train(text, 300)
+    assert tokenizers.tokenizer_from_json(result).encode(text) == local.encode(text)
+    assert seen and all(total == 300 - 256 for _done, total in seen)  # (merges done, merges asked)
+
+
+def test_run_in_child_error_keeps_class_message_and_hint():
+    with pytest.raises(TokenizerError) as info:
+        child_jobs.run_in_child(child_jobs.train_word, "some words here", 1)
+    assert "at least 2 tokens" in info.value.message and info.value.hint
+
+
+def test_run_in_child_cancelled_before_any_answer():
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        child_jobs.run_in_child(child_jobs.train_word, "some words here", 10, cancel=cancel)

@@ -133,3 +133,23 @@ def test_streamed_items_arrive_in_order_and_batched(qtbot):
     assert [x for b in batches for x in b] == list(range(2000))
     assert len(batches) < 2000  # batched, not one signal per item
     assert seen_threads == {gui_thread}
+
+
+def test_abandoned_job_reports_nothing_more(qtbot):
+    """Progress and items that arrive after abandon() never reach the (closing) window."""
+    go = threading.Event()
+
+    def fn(progress, cancel):
+        assert go.wait(10)
+        progress(1, 1)  # done == total: passes the throttle, so it is emitted
+        progress.item("late")
+        return "ignored"
+
+    owner = QObject()
+    got: list = []
+    handle = workers.start(fn, parent=owner, on_progress=lambda d, t: got.append(("progress", d, t)),
+                           on_items=lambda batch: got.append(("items", batch)), on_done=got.append)
+    handle.abandon()
+    with qtbot.waitSignal(handle.done, timeout=10_000):  # queued after the reports: they were handled
+        go.set()
+    assert got == []

@@ -1,9 +1,8 @@
 """The six tabs, in workflow order. This list is the one place that names them.
 
-A tab is a QWidget class constructed as ``Tab(state, parent=None)`` with class attributes
-``TITLE`` (the tab label) and ``AVAILABLE`` (False while the feature is not built yet: the tab
-is then disabled and shows what will come there). A tab may define ``requestTab = Signal(str)``
-to ask the window to switch tabs, ``shutdown()`` to stop its work when the window closes, and
+A tab is a QWidget class constructed as ``Tab(state, parent=None)`` with the class attribute
+``TITLE`` (the tab label). A tab may define ``requestTab = Signal(str)`` to ask the window to
+switch tabs, ``shutdown()`` to stop its work when the window closes, and
 ``confirm_close() -> bool`` to be asked first (False keeps the window open).
 """
 
@@ -18,7 +17,7 @@ TAB_CLASSES: list[tuple[str, str]] = [
     ("playground.gui.tabs.model_tab", "ModelTab"),
     ("playground.gui.tabs.train_tab", "TrainTab"),
     ("playground.gui.tabs.attention_tab", "AttentionTab"),
-    ("playground.gui.tabs.generate_tab", "GenerateTab"),
+    ("playground.gui.tabs.generate", "GenerateTab"),
 ]
 
 TAB_TITLES = ["Corpus", "Tokenizer", "Model", "Train", "Attention", "Generate"]

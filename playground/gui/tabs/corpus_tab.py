@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import codecs
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QFont
@@ -29,7 +30,6 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSlider,
     QSplitter,
     QVBoxLayout,
@@ -40,7 +40,16 @@ from playground.core import builtin_corpora
 from playground.core import corpus as corpus_mod
 from playground.errors import Cancelled, CorpusError, PlaygroundError
 from playground.gui import workers
-from playground.gui.error_dialog import excepthook
+from playground.gui.ui import (
+    ERROR,
+    NOTE,
+    WARNING,
+    MessageLabel,
+    error_text,
+    format_bytes,
+    report_unexpected,
+    side_panel,
+)
 
 PREVIEW_CHARS = 100_000  # QPlainTextEdit stays instant with this much, whatever the file size
 FOLDER_EXTENSIONS = ".txt .md .rst .py"
@@ -69,23 +78,13 @@ ENCODINGS = [
 ]
 # The context length of the Tiny preset: the "too small to train" check uses it as a yardstick.
 REFERENCE_CONTEXT = 64
-ERROR_STYLE = "color: #b00020; background: #fdecee; border: 1px solid #f3b8c0; padding: 6px;"
-WARNING_STYLE = "color: #7a4d00; background: #fff4dc; border: 1px solid #f0d49a; padding: 6px;"
-NOTE_STYLE = "color: #444; padding: 2px;"
 
 
 @dataclass
 class LoadResult:
     corpus: Any
     size_bytes: int
-
-
-def human_size(n: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:,} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
+    fallback_error: PlaygroundError | None = None  # why the last corpus was not reopened
 
 
 def _codec(name: str) -> str:
@@ -155,7 +154,7 @@ class StatBox(QFrame):
         self.value.setFont(font)
         layout.addWidget(self.value)
         cap = QLabel(caption)
-        cap.setStyleSheet("color: #555;")
+        cap.setStyleSheet(NOTE)
         layout.addWidget(cap)
         self.setToolTip(tooltip)
 
@@ -165,7 +164,6 @@ class StatBox(QFrame):
 
 class CorpusTab(QWidget):
     TITLE = "Corpus"
-    AVAILABLE = True
 
     requestTab = Signal(str)
     loadFinished = Signal(bool)  # True: a corpus was loaded; False: it failed (message shown)
@@ -239,7 +237,7 @@ class CorpusTab(QWidget):
         self.paste_button.clicked.connect(self.paste_dialog)
         o.addWidget(self.paste_button, 2, 0, 1, 2)
         drop = QLabel("…or drop a text file anywhere on this window.")
-        drop.setStyleSheet("color: #555;")
+        drop.setStyleSheet(NOTE)
         o.addWidget(drop, 3, 0, 1, 2)
         left_layout.addWidget(own_box)
 
@@ -273,11 +271,7 @@ class CorpusTab(QWidget):
         left_layout.addLayout(row)
         self._set_busy_ui(False)
 
-        self.error_label = QLabel()
-        self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet(ERROR_STYLE)
-        self.error_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.error_label.hide()
+        self.error_label = MessageLabel()
         left_layout.addWidget(self.error_label)
         left_layout.addStretch(1)
         self.next_button = QPushButton("Next: cut it into tokens →")
@@ -285,14 +279,7 @@ class CorpusTab(QWidget):
         self.next_button.clicked.connect(lambda: self.requestTab.emit("Tokenizer"))
         left_layout.addWidget(self.next_button)
 
-        left_scroll = QScrollArea()
-        left_scroll.setWidget(left)
-        left_scroll.setWidgetResizable(True)
-        left_scroll.setFrameShape(QFrame.NoFrame)
-        left_scroll.setMinimumWidth(300)
-        left_scroll.setMaximumWidth(380)
-        left_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        outer.addWidget(left_scroll)
+        outer.addWidget(side_panel(left, 300, 380))
 
         # Right: what the text is.
         right = QWidget()
@@ -305,7 +292,7 @@ class CorpusTab(QWidget):
         self.name_label.setFont(font)
         r.addWidget(self.name_label)
         self.source_label = QLabel()
-        self.source_label.setStyleSheet("color: #555;")
+        self.source_label.setStyleSheet(NOTE)
         self.source_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.source_label.setWordWrap(True)
         r.addWidget(self.source_label)
@@ -333,10 +320,7 @@ class CorpusTab(QWidget):
         info.addWidget(self.size_label)
         info.addStretch(1)
         r.addLayout(info)
-        self.note_label = QLabel()
-        self.note_label.setWordWrap(True)
-        self.note_label.setStyleSheet(WARNING_STYLE)
-        self.note_label.hide()
+        self.note_label = MessageLabel()
         r.addWidget(self.note_label)
 
         stats = QHBoxLayout()
@@ -373,10 +357,7 @@ class CorpusTab(QWidget):
         self.val_size_label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
         sp.addWidget(self.train_size_label, 1, 0)
         sp.addWidget(self.val_size_label, 1, 1)
-        self.split_warning = QLabel()
-        self.split_warning.setWordWrap(True)
-        self.split_warning.setStyleSheet(WARNING_STYLE)
-        self.split_warning.hide()
+        self.split_warning = MessageLabel()
         sp.addWidget(self.split_warning, 2, 0, 1, 2)
         r.addWidget(split_box)
 
@@ -408,7 +389,7 @@ class CorpusTab(QWidget):
         self.preview.setFont(mono)
         p.addWidget(self.preview, 1)
         self.preview_note = QLabel()
-        self.preview_note.setStyleSheet("color: #555;")
+        self.preview_note.setStyleSheet(NOTE)
         self.preview_note.setWordWrap(True)
         p.addWidget(self.preview_note)
         lower.addWidget(preview_box)
@@ -466,7 +447,7 @@ class CorpusTab(QWidget):
                 return self._finish_load(load_spec(spec))
             except PlaygroundError as exc:
                 result = self._finish_load(load_spec(default))
-                result.fallback_error = exc  # type: ignore[attr-defined]
+                result.fallback_error = exc
                 return result
 
         self._start(f"Opening the last corpus ({Path(spec).name})…", work)
@@ -554,9 +535,7 @@ class CorpusTab(QWidget):
         self._load_seq += 1
         self._handle = None
         self._set_busy_ui(False)
-        self.show_error("Cancelled. The previous text is still loaded.", None, style=NOTE_STYLE)
-        if self.corpus is not None:
-            self.error_label.setText(self.error_label.text() + "\n\nStill loaded: " + self.corpus.name)
+        self._show_problem("Cancelled. The previous text is still loaded.", NOTE)
         self.loadFinished.emit(False)
 
     def shutdown(self) -> None:
@@ -596,10 +575,10 @@ class CorpusTab(QWidget):
         if total > 0:
             self.progress.setRange(0, 1000)
             self.progress.setValue(int(1000 * done / total))
-            self.progress.setFormat(f"{done / 1e6:.2f} of {total / 1e6:.2f} MB")
+            self.progress.setFormat(f"{format_bytes(done)} of {format_bytes(total)}")
         else:
             self.progress.setRange(0, 0)
-            self.progress.setFormat(f"{done / 1e6:.2f} MB")
+            self.progress.setFormat(format_bytes(done))
 
     def _end(self, seq: int) -> bool:
         """True when this result is the newest request's (older ones are dropped)."""
@@ -612,12 +591,12 @@ class CorpusTab(QWidget):
     def _loaded(self, seq: int, result: LoadResult, chosen_encoding: str | None = None) -> None:
         if not self._end(seq):
             return
-        fallback = getattr(result, "fallback_error", None)
+        fallback = result.fallback_error
         if fallback is not None:
-            self.show_error(f"The last corpus could not be opened again: {fallback.message}",
-                            "The default built-in text was loaded instead.")
+            self.error_label.show_text(f"The last corpus could not be opened again: {fallback.message}\n"
+                                       "The default built-in text was loaded instead.")
         else:
-            self.clear_error()
+            self.error_label.clear_message()
         self.corpus = result.corpus
         self.size_bytes = result.size_bytes
         self._chosen_encoding = chosen_encoding
@@ -630,32 +609,27 @@ class CorpusTab(QWidget):
         if not self._end(seq):
             return
         if isinstance(exc, Cancelled):
-            self.show_error("Cancelled. The previous text is still loaded.", None, style=NOTE_STYLE)
+            self._show_problem("Cancelled. The previous text is still loaded.", NOTE)
         elif isinstance(exc, PlaygroundError):
-            self.show_error(exc.message, exc.hint)
+            self._show_problem(error_text(exc))
         elif isinstance(exc, OSError):
-            self.show_error(f"The file could not be read: {exc.strerror or exc}.",
-                            "Check that it exists and that you may read it.")
+            self._show_problem(f"The file could not be read: {exc.strerror or exc}.\n"
+                               "Check that it exists and that you may read it.")
         elif isinstance(exc, MemoryError):
-            self.show_error("This text is too big to fit in memory.",
-                            "Use a smaller file, or a part of it.")
+            self._show_problem("This text is too big to fit in memory.\n"
+                               "Use a smaller file, or a part of it.")
         else:
-            self.show_error(f"Loading failed unexpectedly ({type(exc).__name__}).",
-                            "The details are in the error window and the log file.")
-            excepthook(type(exc), exc, exc.__traceback__)
-        if self.corpus is not None:
-            self.error_label.setText(self.error_label.text() + "\n\nStill loaded: " + self.corpus.name)
+            self._show_problem(f"Loading failed unexpectedly ({type(exc).__name__}).\n"
+                               "The details are in the error window and the log file.")
+            report_unexpected(exc)
         self.loadFinished.emit(False)
 
     # ------------------------------------------------------------------ showing
-    def show_error(self, message: str, hint: str | None, style: str = ERROR_STYLE) -> None:
-        self.error_label.setStyleSheet(style)
-        self.error_label.setText(message + (f"\n{hint}" if hint else ""))
-        self.error_label.show()
-
-    def clear_error(self) -> None:
-        self.error_label.clear()
-        self.error_label.hide()
+    def _show_problem(self, text: str, style: str = ERROR) -> None:
+        """A failed or cancelled load: what happened, and which text is still in use."""
+        if self.corpus is not None:
+            text += f"\n\nStill loaded: {self.corpus.name}"
+        self.error_label.show_text(text, style)
 
     def _show_corpus(self) -> None:
         corpus = self.corpus
@@ -678,12 +652,8 @@ class CorpusTab(QWidget):
         self._show_encoding_chooser((guessed or chosen) and is_path)
         if guessed or chosen:
             self.encoding_combo.setCurrentIndex(self._combo_index_for(corpus.encoding))
-        self.size_label.setText(f"Size: {human_size(self.size_bytes)}")
-        if corpus.note:
-            self.note_label.setText(corpus.note)
-            self.note_label.show()
-        else:
-            self.note_label.hide()
+        self.size_label.setText(f"Size: {format_bytes(self.size_bytes)}")
+        self.note_label.show_text(corpus.note or "", WARNING)
         for key, box in self.stat_boxes.items():
             box.set(getattr(stats, key))
         if self.chart is None:
@@ -742,10 +712,8 @@ class CorpusTab(QWidget):
             corpus_mod.check_trainable(n_train, n_val, REFERENCE_CONTEXT, 1,
                                        split=fraction / 100)
         except CorpusError as exc:
-            self.split_warning.setText(
-                f"{exc.message}" + (f" {exc.hint}" if exc.hint else "")
-                + f" (Checked for a model that reads {REFERENCE_CONTEXT} tokens at a time; "
-                "you can still explore tokenizers with this text.)")
-            self.split_warning.show()
+            self.split_warning.show_text(
+                error_text(exc, " ") + f" (Checked for a model that reads {REFERENCE_CONTEXT} tokens "
+                "at a time; you can still explore tokenizers with this text.)", WARNING)
         else:
-            self.split_warning.hide()
+            self.split_warning.clear_message()

@@ -5,59 +5,63 @@ once the parameter count per part (table + bar chart), the memory training needs
 size, and a diagram of the model whose boxes explain themselves on hover. "Measure" times a
 few real training steps.
 
-Every number comes from ``playground.core.model`` (param_breakdown, memory_estimate,
-check_fits). That module imports torch, which takes seconds, so it is loaded in a worker the
-first time the tab is needed (a tokenizer appears or the tab is shown); until then the form
-waits. A config is published to ``AppState`` only when it is valid and fits the machine; the
-state keeps the last good one otherwise.
+Every number comes from the torch-free ``playground.core.config`` (presets, param_breakdown,
+memory_estimate). Which device training would use, and its free memory, comes from a short
+child process (``gui.device_probe``) the first time the tab is needed: asking torch in this
+process would create a CUDA context for the window's whole life. A config is published to
+``AppState`` only when it is valid and fits that device; the state keeps the last good one
+otherwise.
 """
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QFrame,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from playground.core import config
+from playground.core.config import ModelConfig
 from playground.errors import Cancelled, PlaygroundError
-from playground.gui import workers
-from playground.gui.error_dialog import excepthook
+from playground.gui import device_probe, workers
+from playground.gui.device_probe import DeviceInfo
+from playground.gui.ui import (
+    ERROR_TEXT,
+    NOTE,
+    OK_TEXT,
+    WARNING_TEXT,
+    error_text,
+    format_bytes,
+    report_unexpected,
+    side_panel,
+)
 from playground.gui.widgets.arch_diagram import ArchDiagram
+from playground.gui.widgets.param_breakdown import ParamBreakdown
 
 PRESETS = [("bigram", "Bigram"), ("tiny", "Tiny"), ("small", "Small"), ("medium", "Medium"),
            ("gpt2-124m", "GPT-2 124M")]
 CUSTOM = "custom"
 DEFAULT_PRESET = "tiny"
-DEFAULT_BATCH = 12  # the Train tab's default too (TrainConfig.batch_size)
+DEFAULT_BATCH = config.TrainConfig.batch_size  # the Train tab's default too
 MEASURE_STEPS = 5
 # Above this many parameter × token products per step (~1 TFLOP of work), a CPU needs many
 # seconds per step: say so next to the numbers.
 SLOW_ON_CPU = 2e11
-ERROR_STYLE = "color: #b00020;"
-OK_STYLE = "color: #1b5e20;"
-WARN_STYLE = "color: #8a5300;"
-NOTE_STYLE = "color: #555;"
 
 PRESET_NOTES = {
     "bigram": "No attention, no layers: the next token is read from a table row of the current "
@@ -70,25 +74,6 @@ PRESET_NOTES = {
     CUSTOM: "Your own shape: change any setting below.",
 }
 
-PARTS = ["embeddings", "positions", "attention", "mlp", "norms", "unembedding"]
-PART_TITLES = {
-    "embeddings": "Token embeddings", "positions": "Positions", "attention": "Attention",
-    "mlp": "MLP", "norms": "Layer norms", "unembedding": "Unembedding",
-}
-PART_SHORT = {
-    "embeddings": "embed", "positions": "pos", "attention": "attn", "mlp": "MLP",
-    "norms": "norms", "unembedding": "unembed",
-}
-
-
-def human_bytes(n: float) -> str:
-    if n >= 1e9:
-        return f"{n / 1e9:.2f} GB"
-    if n >= 1e6:
-        return f"{n / 1e6:.0f} MB"
-    return f"{n / 1e3:.0f} KB"
-
-
 def human_seconds(s: float) -> str:
     if s < 90:
         return f"{s:.0f} s"
@@ -99,57 +84,29 @@ def human_seconds(s: float) -> str:
     return f"{s / 86400:.1f} days"
 
 
-def part_tip(part: str, cfg: Any) -> str:
-    """What each row of the parameter table counts, in words (the numbers come from the core)."""
-    if cfg is not None and cfg.arch == "bigram":
-        return ("The whole bigram model: a vocab × vocab table of scores."
-                if part == "embeddings" else "A bigram model has no such part.")
-    tips = {
-        "embeddings": "One learned vector of d_model numbers for every token of the vocabulary "
-                      "(vocab × d_model).",
-        "positions": "One learned vector of d_model numbers per position of the context "
-                     "(context × d_model). Sinusoidal positions are a fixed pattern: nothing to "
-                     "learn.",
-        "attention": "Per block: the query, key, value and output projections (4 × d_model² "
-                     "weights, plus biases), times the number of layers.",
-        "mlp": "Per block: widen each vector to 4 × d_model and narrow it back (8 × d_model² "
-               "weights, plus biases), times the number of layers.",
-        "norms": "Two LayerNorms per block plus the final one, each with a scale (and, with "
-                 "bias, a shift) of d_model numbers.",
-        "unembedding": "Turns the final vector into one score per vocabulary token "
-                       "(d_model × vocab). With tied embedding it reuses the token embedding "
-                       "table: 0 extra.",
-    }
-    return tips[part]
-
-
 class ModelTab(QWidget):
     TITLE = "Model"
-    AVAILABLE = True
 
     requestTab = Signal(str)
 
     def __init__(self, state, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
-        self.mm: Any = None  # playground.core.model, once loaded (imports torch)
-        self.device: Any = None
-        self.device_text = ""
+        self.device: DeviceInfo | None = device_probe.cached()  # None until the probe answers
         self.preset_name = DEFAULT_PRESET
-        self.cfg: Any = None  # the config the form describes, when valid
+        self.cfg: ModelConfig | None = None  # the config the form describes, when valid
         self.breakdown: dict[str, int] = {}
         self.problem: str | None = None  # why the current config is not published
-        self.timings: dict[tuple[Any, int], dict] = {}  # (cfg, batch) → measured result
-        self.chart: Any = None  # pyqtgraph bar chart, created after torch/pyqtgraph load
-        self._loader: workers.WorkerHandle | None = None
+        self.timings: dict[tuple[ModelConfig, int], dict] = {}  # (cfg, batch) → measured result
+        self._prober: workers.WorkerHandle | None = None
         self._measure: workers.WorkerHandle | None = None
         self._applying = False
         self._closed = False
         self._build()
-        self._set_form_enabled(False)
         self.state.tokenizerChanged.connect(self._tokenizer_changed)
+        self._apply_preset(self.preset_name)
         if self.state.tokenizer is not None:
-            self._ensure_core()
+            self._ensure_device()
 
     # ================================================================== UI
     def _build(self) -> None:
@@ -157,14 +114,9 @@ class ModelTab(QWidget):
         outer.setContentsMargins(6, 6, 6, 6)
         split = QSplitter(Qt.Horizontal)
         # The form scrolls on short screens instead of raising the window's minimum height.
-        left = QScrollArea()
-        left.setWidget(self._build_left())
-        left.setWidgetResizable(True)
-        left.setFrameShape(QFrame.NoFrame)
-        left.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        left.setMinimumWidth(300)
-        split.addWidget(left)
-        split.addWidget(self._build_middle())
+        split.addWidget(side_panel(self._build_left(), 300, 480))
+        self.params = ParamBreakdown()
+        split.addWidget(self.params)
         split.addWidget(self._build_right())
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
@@ -192,7 +144,7 @@ class ModelTab(QWidget):
         form.addRow("Preset:", self.preset_combo)
         self.preset_note = QLabel()
         self.preset_note.setWordWrap(True)
-        self.preset_note.setStyleSheet(NOTE_STYLE)
+        self.preset_note.setStyleSheet(NOTE)
         form.addRow(self.preset_note)
 
         def spin(low: int, high: int, tip: str, step: int = 1) -> QSpinBox:
@@ -220,7 +172,7 @@ class ModelTab(QWidget):
         fix_row = QHBoxLayout()
         self.dmodel_error = QLabel()
         self.dmodel_error.setWordWrap(True)
-        self.dmodel_error.setStyleSheet(ERROR_STYLE)
+        self.dmodel_error.setStyleSheet(ERROR_TEXT)
         fix_row.addWidget(self.dmodel_error, 1)
         self.fix_button = QPushButton("Fix")
         self.fix_button.setToolTip("Set the embedding size to the nearest multiple of the "
@@ -278,7 +230,7 @@ class ModelTab(QWidget):
         form.addRow(checks)
         self.form_error = QLabel()
         self.form_error.setWordWrap(True)
-        self.form_error.setStyleSheet(ERROR_STYLE)
+        self.form_error.setStyleSheet(ERROR_TEXT)
         self.form_error.hide()
         form.addRow(self.form_error)
         col.addWidget(size)
@@ -320,7 +272,7 @@ class ModelTab(QWidget):
         cl.addWidget(self.memory_label)
         self.slow_label = QLabel()
         self.slow_label.setWordWrap(True)
-        self.slow_label.setStyleSheet(WARN_STYLE)
+        self.slow_label.setStyleSheet(WARNING_TEXT)
         self.slow_label.hide()
         cl.addWidget(self.slow_label)
         measure_row = QHBoxLayout()
@@ -350,97 +302,61 @@ class ModelTab(QWidget):
         cl.addWidget(self.measure_label)
         col.addWidget(cost)
 
-        self.status_label = QLabel("Loading the model code (PyTorch)…")
+        self.status_label = QLabel()
         self.status_label.setWordWrap(True)
         self.status_label.setToolTip("Whether the Train tab will use this model")
         col.addWidget(self.status_label)
         col.addStretch(1)
         return w
 
-    def _build_middle(self) -> QWidget:
-        self.params_box = QGroupBox("Parameters")
-        self.params_box.setToolTip("Parameters are the learned numbers of the model; training "
-                                   "adjusts every one of them.")
-        layout = QVBoxLayout(self.params_box)
-        self.param_table = QTableWidget(len(PARTS) + 1, 3)
-        self.param_table.setHorizontalHeaderLabels(["Part", "Parameters", "Share"])
-        self.param_table.verticalHeader().hide()
-        self.param_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.param_table.setSelectionMode(QAbstractItemView.NoSelection)
-        self.param_table.setFocusPolicy(Qt.NoFocus)
-        self.param_table.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        self.param_table.verticalHeader().setDefaultSectionSize(24)
-        header = self.param_table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.Stretch)
-        header.setSectionResizeMode(1, QHeaderView.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeToContents)
-        self.param_table.setFixedHeight(24 * (len(PARTS) + 1) + header.sizeHint().height() + 4)
-        bold = QFont(self.font())
-        bold.setBold(True)
-        for row, part in enumerate(PARTS + ["total"]):
-            title = PART_TITLES.get(part, "Total")
-            cells = [QTableWidgetItem(title), QTableWidgetItem(""), QTableWidgetItem("")]
-            for col, item in enumerate(cells):
-                if col:
-                    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-                if part == "total":
-                    item.setFont(bold)
-                self.param_table.setItem(row, col, item)
-        layout.addWidget(self.param_table)
-        self.chart_layout = layout
-        self.chart_placeholder = QLabel("")
-        layout.addWidget(self.chart_placeholder, 1)
-        return self.params_box
-
     def _build_right(self) -> QWidget:
         box = QGroupBox("Architecture — hover a box for what it does and its tensor shape")
         layout = QVBoxLayout(box)
         self.diagram = ArchDiagram()
-        self.diagram.set_config(None, "Loading…")
         layout.addWidget(self.diagram)
         return box
 
-    # ================================================================== loading the core
-    def _ensure_core(self) -> None:
-        if self.mm is not None or self._loader is not None or self._closed:
+    # ================================================================== the device
+    def _ensure_device(self) -> None:
+        """Ask (once) which device training would use; the fit check waits for the answer."""
+        if self.device is not None or self._prober is not None or self._closed:
             return
+        self._prober = workers.start(device_probe.probe, parent=self, name="model-device",
+                                     on_done=self._device_known, on_error=self._device_failed)
 
-        def load(progress, cancel):
-            from playground.core import model as mm
+    def _device_known(self, info: DeviceInfo) -> None:
+        self._prober = None
+        self.device = info
+        self.refresh()
 
-            device = mm.pick_device()
-            return mm, device, mm.device_description(device)
-
-        self._loader = workers.start(load, parent=self, name="model-core",
-                                     on_done=self._core_loaded, on_error=self._core_failed)
-
-    def _core_loaded(self, result) -> None:
-        self._loader = None
-        self.mm, self.device, self.device_text = result
-        self._apply_preset(self.preset_name)
-
-    def _core_failed(self, exc: BaseException) -> None:
-        self._loader = None
-        self.status_label.setStyleSheet(ERROR_STYLE)
-        self.status_label.setText(f"The model code could not load: {exc}")
+    def _device_failed(self, exc: BaseException) -> None:
+        self._prober = None
+        if isinstance(exc, Cancelled):
+            return
+        self.status_label.setStyleSheet(ERROR_TEXT)
+        # A child's crash arrives with its whole traceback: its first line says enough here.
+        text = error_text(exc, " ") if isinstance(exc, PlaygroundError) else str(exc).splitlines()[0]
+        self.status_label.setText(f"Could not find out which device would train the model "
+                                  f"(PyTorch may be missing or broken): {text}")
 
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)
-        self._ensure_core()
+        self._ensure_device()
 
     @property
     def ready(self) -> bool:
-        """True once the core is loaded and the numbers are shown."""
-        return self.mm is not None
+        """True once the device is known, so the memory check (and publishing) can happen."""
+        return self.device is not None
 
     @property
     def busy(self) -> bool:
-        return self._loader is not None or (self._measure is not None and self._measure.running)
+        return self._prober is not None or (self._measure is not None and self._measure.running)
 
     def shutdown(self) -> None:
         self._closed = True
-        if self._measure is not None:
-            self._measure.cancel()
+        for handle in (self._prober, self._measure):
+            if handle is not None:
+                handle.cancel()
 
     # ================================================================== presets and form
     @staticmethod
@@ -462,8 +378,8 @@ class ModelTab(QWidget):
         """Fill the form from a preset (not for Custom) and recompute everything."""
         self.preset_name = name
         note = PRESET_NOTES[name]
-        if self.mm is not None and name != CUSTOM:
-            base = self.mm.PRESETS[name]
+        if name != CUSTOM:
+            base = config.PRESETS[name]
             if base.arch == "gpt":
                 note = (f"{base.n_layer} layers, {base.n_head} heads, embedding size "
                         f"{base.d_model}, context {base.context_length}. " + note)
@@ -517,12 +433,14 @@ class ModelTab(QWidget):
             widget.setEnabled(enabled and gpt)
         self.batch_spin.setEnabled(enabled)
 
-    def form_config(self, vocab_size: int) -> Any:
+    def _bigram(self) -> bool:
+        return self.preset_name != CUSTOM and config.PRESETS[self.preset_name].arch == "bigram"
+
+    def form_config(self, vocab_size: int) -> ModelConfig:
         """The ModelConfig the form describes (not validated)."""
-        mm = self.mm
-        if self.preset_name not in (CUSTOM,) and self.mm.PRESETS[self.preset_name].arch == "bigram":
-            return mm.preset("bigram", vocab_size)
-        return mm.ModelConfig(
+        if self._bigram():  # no form to read: the table's size follows the vocabulary
+            return config.PRESETS[self.preset_name].for_vocab(vocab_size)
+        return ModelConfig(
             vocab_size=vocab_size,
             context_length=self.context_spin.value(),
             n_layer=self.layers_spin.value(),
@@ -535,14 +453,12 @@ class ModelTab(QWidget):
             bias=self.bias_check.isChecked(),
         )
 
-    def set_config(self, cfg: Any) -> None:
+    def set_config(self, cfg: ModelConfig) -> None:
         """Show an existing config (e.g. a run's) as Custom, or as its preset when it is one."""
-        if self.mm is None:
+        name = config.preset_name_of(cfg)
+        if name is not None:
+            self.select_preset(name)
             return
-        for name, _title in PRESETS:
-            if self.mm.preset(name, cfg.vocab_size) == cfg:
-                self.select_preset(name)
-                return
         self._applying = True
         try:
             self.preset_combo.setCurrentIndex(self._preset_index(CUSTOM))
@@ -562,22 +478,19 @@ class ModelTab(QWidget):
     # ================================================================== live numbers
     @Slot(object)
     def _tokenizer_changed(self, _tokenizer: Any) -> None:
-        if self.mm is None:
-            self._ensure_core()
-        else:
-            self.refresh()
+        self._ensure_device()
+        self.refresh()
 
     def _show_vocab(self, tok: Any) -> None:
         if tok is None:
-            self.vocab_label.setStyleSheet(ERROR_STYLE)
+            self.vocab_label.setStyleSheet(ERROR_TEXT)
             self.vocab_label.setText("Pick a tokenizer first: its vocabulary size sets the "
                                      "model's first and last layer.")
             self.tokenizer_button.show()
         else:
-            self.vocab_label.setStyleSheet(NOTE_STYLE)
-            kind = tok.describe().split(" · ")[0]
+            self.vocab_label.setStyleSheet(NOTE)
             self.vocab_label.setText(f"Vocabulary: {tok.vocab_size:,} tokens, set by the "
-                                     f"tokenizer ({kind}).")
+                                     f"tokenizer ({tok.kind_title}).")
             self.tokenizer_button.hide()
 
     def _refuse(self, why: str) -> None:
@@ -585,13 +498,13 @@ class ModelTab(QWidget):
         last = self.state.model_config
         keep = (f" The Train tab keeps the last valid model ({self.describe(last)})."
                 if last is not None else "")
-        self.status_label.setStyleSheet(ERROR_STYLE)
+        self.status_label.setStyleSheet(ERROR_TEXT)
         self.status_label.setText(f"✗ Not used: {why}{keep}")
 
-    def describe(self, cfg: Any) -> str:
+    def describe(self, cfg: ModelConfig | None) -> str:
         if cfg is None:
             return "none"
-        count = f"{self.mm.param_count(cfg):,} parameters" if self.mm is not None else ""
+        count = f"{config.param_count(cfg):,} parameters"
         if cfg.arch == "bigram":
             return f"Bigram · {count}"
         return (f"{cfg.n_layer} layers × {cfg.n_head} heads, width {cfg.d_model}, "
@@ -600,13 +513,11 @@ class ModelTab(QWidget):
     @Slot()
     def refresh(self) -> None:
         """Recompute everything from the form; publish the config when it is valid and fits."""
-        if self.mm is None or self._closed:
+        if self._closed:
             return
-        mm = self.mm
         tok = self.state.tokenizer
         self._show_vocab(tok)
-        bigram = self.preset_name != CUSTOM and mm.PRESETS[self.preset_name].arch == "bigram"
-        self._set_form_enabled(tok is not None, gpt=not bigram)
+        self._set_form_enabled(tok is not None, gpt=not self._bigram())
         self.dmodel_error_row.hide()
         self.form_error.hide()
         self.cfg = None
@@ -619,7 +530,7 @@ class ModelTab(QWidget):
         try:
             cfg.validate()
         except PlaygroundError as exc:
-            text = exc.message + (f" {exc.hint}" if exc.hint else "")
+            text = error_text(exc, " ")
             if cfg.n_head and cfg.d_model % cfg.n_head:
                 self.dmodel_error.setText(text)
                 self.dmodel_error_row.show()
@@ -632,76 +543,57 @@ class ModelTab(QWidget):
             self._update_measure()
             return
         self.cfg = cfg
-        self.breakdown = mm.param_breakdown(cfg)
-        self._show_breakdown(cfg)
+        self.breakdown = config.param_breakdown(cfg)
+        self.params.show_breakdown(cfg, self.breakdown)
         self.diagram.set_config(cfg)
         fits = self._show_memory(cfg)
         if fits:
             self.problem = None
             self.state.set_model_config(cfg)
-            self.status_label.setStyleSheet(OK_STYLE)
+            self.status_label.setStyleSheet(OK_TEXT)
             self.status_label.setText(f"✓ The Train tab will train this model: {self.describe(cfg)}.")
         self._update_measure()
 
     def _clear_numbers(self, message: str) -> None:
         self.breakdown = {}
-        for row in range(len(PARTS) + 1):
-            self.param_table.item(row, 1).setText("—")
-            self.param_table.item(row, 2).setText("")
-        self.params_box.setTitle("Parameters")
+        self.params.clear()
         self.memory_label.setText("")
         self.slow_label.hide()
-        if self.chart is not None:
-            self.chart.set_breakdown([], [])
         self.diagram.set_config(None, message)
 
-    def _show_breakdown(self, cfg: Any) -> None:
-        total = sum(self.breakdown.values())
-        for row, part in enumerate(PARTS):
-            n = self.breakdown[part]
-            self.param_table.item(row, 1).setText(f"{n:,}")
-            self.param_table.item(row, 2).setText(f"{100 * n / max(total, 1):.1f}%")
-            tip = part_tip(part, cfg)
-            for col in range(3):
-                self.param_table.item(row, col).setToolTip(tip)
-        last = len(PARTS)
-        self.param_table.item(last, 1).setText(f"{total:,}")
-        self.param_table.item(last, 2).setText("100%")
-        self.params_box.setTitle(f"Parameters: {total:,}")
-        self._ensure_chart()
-        self.chart.set_breakdown([PART_SHORT[p] for p in PARTS], [self.breakdown[p] for p in PARTS])
+    def _show_memory(self, cfg: ModelConfig) -> bool:
+        """Memory line; False (and the reason shown in red) when the config does not fit.
 
-    def _ensure_chart(self) -> None:
-        if self.chart is None:
-            from playground.gui.widgets.param_chart import ParamChart  # imports pyqtgraph
-
-            self.chart = ParamChart()
-            self.chart.setMinimumHeight(160)
-            self.chart_layout.replaceWidget(self.chart_placeholder, self.chart)
-            self.chart_placeholder.deleteLater()
-
-    def _show_memory(self, cfg: Any) -> bool:
-        """Memory line; False (and the reason shown in red) when the config does not fit."""
-        mm = self.mm
+        The same comparison as core.devices.check_fits, which the training child repeats
+        before it allocates anything; here with the device's numbers from the probe.
+        """
         batch = self.batch_spin.value()
-        needed = mm.memory_estimate(cfg, batch)
-        free = mm.available_memory(self.device)
-        where = "GPU memory" if self.device.type == "cuda" else "memory"
-        free_text = f" · {human_bytes(free)} of {where} free" if free is not None else ""
-        try:
-            mm.check_fits(cfg, batch, self.device)
-        except PlaygroundError as exc:
-            self.memory_label.setText(
-                f"<span style='{ERROR_STYLE}'><b>Too big for this computer.</b> "
-                f"{exc.message} {exc.hint or ''}</span>")
+        needed = config.memory_estimate(cfg, batch)
+        if self.device is None:  # the probe has not answered yet: publish nothing unchecked
+            self.memory_label.setText(f"Training needs about <b>{format_bytes(needed)}</b> at batch "
+                                      f"{batch} · checking this computer's device…")
             self.slow_label.hide()
-            self._refuse(f"too big for this computer (needs about {human_bytes(needed)}, "
-                         f"{human_bytes(free or 0)} free).")
+            self.problem = "the device is not known yet."
+            self.status_label.setStyleSheet(NOTE)
+            self.status_label.setText("Checking which device will train this model and how much "
+                                      "memory it has…")
             return False
+        free = device_probe.free_memory(self.device)
+        where = self.device.memory_name
+        problem = config.memory_problem(cfg, batch, free, where)
+        if problem is not None:
+            self.memory_label.setText(f"<span style='{ERROR_TEXT}'><b>Too big for this computer.</b> "
+                                      f"{html.escape(error_text(problem, ' '))}</span>")
+            self.slow_label.hide()
+            self._refuse(f"too big for this computer (needs about {format_bytes(needed)}, "
+                         f"{format_bytes(free)} free).")
+            return False
+        free_text = f" · {format_bytes(free)} of {where} free" if free is not None else ""
         self.memory_label.setText(
-            f"Training needs about <b>{human_bytes(needed)}</b> at batch {batch}{free_text} "
-            f"({self.device_text}).")
-        slow = self.device.type == "cpu" and mm.param_count(cfg) * batch * cfg.context_length >= SLOW_ON_CPU
+            f"Training needs about <b>{format_bytes(needed)}</b> at batch {batch}{free_text} "
+            f"({self.device.description}).")
+        work = config.param_count(cfg) * batch * cfg.context_length
+        slow = self.device.kind == "cpu" and work >= SLOW_ON_CPU
         if slow:
             self.slow_label.setText("It fits, but it will be very slow on this CPU: every step "
                                     "does over a trillion multiplications. Press Measure to see "
@@ -727,13 +619,11 @@ class ModelTab(QWidget):
             self.measure_label.setText(
                 "Time per step: press Measure to time a few real training steps.")
         else:
-            self.measure_label.setStyleSheet(NOTE_STYLE)
+            self.measure_label.setStyleSheet(NOTE)
             self.measure_label.setText("Time per step: needs a valid model that fits.")
 
     def _timing_text(self, r: dict) -> str:
-        from playground.core.train import TrainConfig
-
-        iters = TrainConfig().iters
+        iters = config.TrainConfig.iters
         ms = r["ms_median"]
         return (f"<b>{ms:,.0f} ms per step</b> · {r['tokens_per_s']:,.0f} tokens/s "
                 f"(median of {r['steps']} steps at batch {r['batch_size']}, "
@@ -750,13 +640,13 @@ class ModelTab(QWidget):
 
         def work(progress, cancel):
             # The steps run in a child process: torch in a secondary thread ran at ~0.6× speed
-            # here (OpenMP), and training runs in a child process too, so this is the honest
-            # number. The child costs a second or two to start (it imports torch).
-            from playground.core.step_timer import measure_training_step
+            # here (OpenMP), training runs in a child process too, so this is the honest
+            # number, and this process creates no CUDA context. The child costs a second or two
+            # to start (it imports torch).
             from playground.gui import child_jobs
 
-            return child_jobs.run_in_child(measure_training_step, cfg, batch, MEASURE_STEPS,
-                                           progress=progress, cancel=cancel)
+            return child_jobs.run_in_child(device_probe.time_training_steps, cfg, batch,
+                                           MEASURE_STEPS, progress=progress, cancel=cancel)
 
         def done(result: dict) -> None:
             self._measure = None
@@ -767,17 +657,17 @@ class ModelTab(QWidget):
             self._measure = None
             self._update_measure()
             if isinstance(exc, Cancelled):
-                self.measure_label.setStyleSheet(NOTE_STYLE)
+                self.measure_label.setStyleSheet(NOTE)
                 self.measure_label.setText("Measuring cancelled.")
             elif isinstance(exc, PlaygroundError):
-                self.measure_label.setStyleSheet(ERROR_STYLE)
-                self.measure_label.setText(exc.message + (f" {exc.hint}" if exc.hint else ""))
+                self.measure_label.setStyleSheet(ERROR_TEXT)
+                self.measure_label.setText(error_text(exc, " "))
             else:
-                excepthook(type(exc), exc, exc.__traceback__)
+                report_unexpected(exc)
 
         self.measure_progress.setRange(0, 0)  # busy until the helper reports its first step
         self.measure_progress.setFormat("step %v of %m")
-        self.measure_label.setStyleSheet(NOTE_STYLE)
+        self.measure_label.setStyleSheet(NOTE)
         self.measure_label.setText(f"Measuring: starting a helper process, then "
                                    f"{MEASURE_STEPS + 1} training steps (the first warms up)…")
         self._measure = workers.start(work, parent=self, name="model-measure", on_done=done,

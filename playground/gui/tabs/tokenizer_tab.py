@@ -2,7 +2,8 @@
 
 The student picks a tokenizer (characters, words, BPE trained here, or a pretrained encoding),
 sees a sample text as coloured token boxes, compares every tokenizer on the same text, plays
-back BPE's merges one by one, and browses the vocabulary.
+back BPE's merges one by one (``widgets.merges_player``), and browses the vocabulary
+(``widgets.vocab_browser``).
 
 Tokenizers are trained for the current corpus: characters and words whenever the corpus
 changes (in a worker), BPE on request (in a worker, with progress and Cancel; kept on disk per
@@ -11,30 +12,23 @@ corpus and vocabulary size so it is not trained twice). The chosen one goes into
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QButtonGroup,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QLineEdit,
-    QListWidget,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QRadioButton,
-    QSlider,
     QSpinBox,
     QSplitter,
-    QTableView,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QTextEdit,
     QVBoxLayout,
@@ -44,17 +38,17 @@ from PySide6.QtWidgets import (
 from playground import paths, settings
 from playground.core import atomic
 from playground.core import tokenizers as tk
-from playground.errors import Cancelled, PlaygroundError, TokenizerError
+from playground.errors import Cancelled, PlaygroundError
 from playground.gui import child_jobs, workers
-from playground.gui.error_dialog import excepthook
-from playground.gui.widgets.token_view import TokenView
-from playground.gui.widgets.vocab_model import VocabModel, vocab_table
+from playground.gui.ui import ERROR_TEXT, NOTE, MessageLabel
+from playground.gui.widgets.merges_player import MergesPlayer
+from playground.gui.widgets.token_view import TokenView, token_text, tokens_for_view
+from playground.gui.widgets.tokenizer_compare import TokenizerComparison
+from playground.gui.widgets.vocab_browser import VocabBrowser
 
 SAMPLE_CHARS = 400  # the default sample: the start of the corpus, cut at a line end
 MAX_SAMPLE_CHARS = 20_000  # tokenized live on every keystroke; beyond this only the start
-FREQ_CHARS = 5_000_000  # vocabulary frequencies are counted on (at most) this much text
-ERROR_STYLE = "color: #b00020;"
-KINDS = ["char", "word", "bpe", "cl100k", "gpt2"]
+KINDS = tk.TOKENIZER_KINDS
 TITLES = {
     "char": "Characters",
     "word": "Words",
@@ -86,57 +80,12 @@ def excerpt(text: str, n: int = SAMPLE_CHARS) -> str:
     return text[: cut + 1 if cut > 0 else n]
 
 
-def token_text(tokenizer: Any, token_id: int) -> str:
-    """The raw text of one token for tooltips (bytes that are not valid UTF-8 stay bytes)."""
-    if token_id < 0:
-        return ""
-    if hasattr(tokenizer, "token_bytes"):
-        raw = tokenizer.token_bytes(token_id)
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return repr(raw)
-    return tokenizer.decode([token_id])
-
-
-def tokens_for_view(tokenizer: Any, text: str) -> tuple[list[int], list[str], set[int], str | None]:
-    """(ids, labels, unknown indexes, error) for showing ``text``.
-
-    Characters a character tokenizer has never seen get a red box with id -1 (encode would
-    refuse the whole text); the word tokenizer's <unk> tokens are marked red.
-    """
-    if tokenizer.kind == "char" and tokenizer.unknown_spans(text):
-        error = None
-        try:
-            tokenizer.encode(text)
-        except TokenizerError as exc:
-            error = f"{exc.message} {exc.hint or ''}".strip()
-        known = tokenizer._ids
-        ids, labels, unknown = [], [], set()
-        for i, ch in enumerate(text):
-            if ch in known:
-                ids.append(known[ch])
-                labels.append(tokenizer.token_label(known[ch]))
-            else:
-                ids.append(-1)
-                labels.append(tk.readable(ch))
-                unknown.add(i)
-        return ids, labels, unknown, error
-    ids = tokenizer.encode(text)
-    labels = [tokenizer.token_label(i) for i in ids]
-    unknown: set[int] = set()
-    if tokenizer.kind == "word":
-        unknown = {i for i, t in enumerate(ids) if t == tokenizer.UNK_ID}
-    return ids, labels, unknown, None
-
-
 def bpe_cache_path(corpus_sha: str, vocab_size: int):
     return paths.cache_dir() / "tokenizers" / f"bpe-{corpus_sha[:16]}-{vocab_size}.json"
 
 
 class TokenizerTab(QWidget):
     TITLE = "Tokenizer"
-    AVAILABLE = True
 
     requestTab = Signal(str)
     tokenizerReady = Signal(object)  # the tokenizer now current (after training/loading)
@@ -220,12 +169,12 @@ class TokenizerTab(QWidget):
         grid.addLayout(bpe_row, 2, 1)
         self.gpt2_label = QLabel("Checking whether GPT-2's encoding can be loaded…")
         self.gpt2_label.setWordWrap(True)
-        self.gpt2_label.setStyleSheet("color: #555;")
+        self.gpt2_label.setStyleSheet(NOTE)
         grid.addWidget(self.gpt2_label, 4, 1, 1, 2)
         self.radios["gpt2"].setEnabled(False)
 
         cl_note = QLabel("ships with the app, works offline")
-        cl_note.setStyleSheet("color: #555;")
+        cl_note.setStyleSheet(NOTE)
         grid.addWidget(cl_note, 3, 1)
 
         # The chosen tokenizer: what it is, what it does, and how it was made.
@@ -240,8 +189,7 @@ class TokenizerTab(QWidget):
         self.kind_label = QLabel()
         self.kind_label.setWordWrap(True)
         about.addWidget(self.kind_label)
-        self.hint_label = QLabel()
-        self.hint_label.setWordWrap(True)
+        self.hint_label = MessageLabel()  # what happened last: a status line, or an error
         about.addWidget(self.hint_label)
         about.addStretch(1)
         grid.addLayout(about, 0, 2, 4, 1)
@@ -289,24 +237,24 @@ class TokenizerTab(QWidget):
         self.token_view.setToolTip("")
         self.token_view.placeholder = "Tokens will appear here."
         right.addWidget(self.token_view, 1)
-        self.error_label = QLabel()
-        self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet(ERROR_STYLE)
-        self.error_label.hide()
+        self.error_label = MessageLabel()
         right.addWidget(self.error_label)
         legend = QLabel("Each box is one token (hover for its id). · is a space, ↵ a line break, "
                         "<0xE2> a raw byte that is only part of a character.")
         legend.setWordWrap(True)
-        legend.setStyleSheet("color: #555;")
+        legend.setStyleSheet(NOTE)
         right.addWidget(legend)
         t.addLayout(right, 3)
         split.addWidget(top)
 
         # --- lower notebook: compare / merges / vocabulary
         self.inner_tabs = QTabWidget()
-        self.inner_tabs.addTab(self._build_compare(), "Compare tokenizers")
-        self.inner_tabs.addTab(self._build_merges(), "BPE merges, step by step")
-        self.inner_tabs.addTab(self._build_vocab(), "Vocabulary")
+        self.merges = MergesPlayer()
+        self.vocab = VocabBrowser()
+        self.comparison = TokenizerComparison()
+        self.inner_tabs.addTab(self.comparison, "Compare tokenizers")
+        self.inner_tabs.addTab(self.merges, "BPE merges, step by step")
+        self.inner_tabs.addTab(self.vocab, "Vocabulary")
         self.inner_tabs.setTabToolTip(0, "The same text cut by every tokenizer")
         self.inner_tabs.setTabToolTip(1, "Replay how BPE built its tokens, one merge at a time")
         self.inner_tabs.setTabToolTip(2, "Every token with its id and how often it occurs")
@@ -325,127 +273,10 @@ class TokenizerTab(QWidget):
         self._word_timer.setInterval(400)
         self._word_timer.timeout.connect(self._retrain_word)
 
-    def _build_compare(self) -> QWidget:
-        w = QWidget()
-        layout = QVBoxLayout(w)
-        self.compare_table = QTableWidget(0, 5)
-        self.compare_table.setHorizontalHeaderLabels(
-            ["Tokenizer", "Vocabulary size", "Tokens for your text", "Characters per token",
-             "How it starts"])
-        tips = [
-            "Which tokenizer",
-            "How many different tokens it knows: each one needs its own row of numbers "
-            "(an embedding) in the model",
-            "How many tokens your text becomes: the length of the sequence the model reads",
-            "Average characters per token: higher means shorter sequences",
-            "The first tokens of your text, separated by |",
-        ]
-        for col, tip in enumerate(tips):
-            self.compare_table.horizontalHeaderItem(col).setToolTip(tip)
-        self.compare_table.verticalHeader().hide()
-        self.compare_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.compare_table.setSelectionMode(QAbstractItemView.NoSelection)
-        header = self.compare_table.horizontalHeader()
-        for col in range(4):
-            header.setSectionResizeMode(col, QHeaderView.ResizeToContents)
-        header.setSectionResizeMode(4, QHeaderView.Stretch)
-        self.compare_table.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        self.compare_table.setWordWrap(False)
-        self.compare_table.setTextElideMode(Qt.ElideRight)
-        self.compare_table.verticalHeader().setDefaultSectionSize(26)
-        layout.addWidget(self.compare_table)
-        self.compare_chart = None  # pyqtgraph: created on first use, after start-up
-        self.compare_layout = layout
-        note = QLabel(
-            "A bigger vocabulary cuts the same text into fewer, longer tokens: the model reads "
-            "shorter sequences, but must learn an embedding for every token in its vocabulary.")
-        note.setWordWrap(True)
-        note.setStyleSheet("color: #555;")
-        layout.addWidget(note)
-        return w
-
-    def _build_merges(self) -> QWidget:
-        w = QWidget()
-        layout = QHBoxLayout(w)
-        left = QVBoxLayout()
-        left.addWidget(QLabel("<b>Merges in the order BPE learned them</b>"))
-        self.merge_list = QListWidget()
-        self.merge_list.setToolTip(
-            "Each merge glues two existing tokens into a new one. The most frequent pair in the "
-            "corpus is merged first. Click one to replay up to it.")
-        self.merge_list.currentRowChanged.connect(self._merge_clicked)
-        left.addWidget(self.merge_list, 1)
-        layout.addLayout(left, 1)
-        right = QVBoxLayout()
-        slider_row = QHBoxLayout()
-        self.merge_slider = QSlider(Qt.Horizontal)
-        self.merge_slider.setRange(0, 0)
-        self.merge_slider.setToolTip(
-            "Tokenize your text using only the first N merges. At 0 every byte is its own "
-            "token; move right and watch pieces like 't' 'h' 'e' become 'the'.")
-        self.merge_slider.valueChanged.connect(self._merge_slider_moved)
-        slider_row.addWidget(self.merge_slider, 1)
-        self.play_button = QPushButton("▶ Play")
-        self.play_button.setToolTip("Replay all merges from the start, like a film")
-        self.play_button.clicked.connect(self.toggle_play)
-        slider_row.addWidget(self.play_button)
-        right.addLayout(slider_row)
-        self.merge_label = QLabel("Train a BPE tokenizer first (choose BPE above and press "
-                                  "'Train on corpus').")
-        self.merge_label.setWordWrap(True)
-        right.addWidget(self.merge_label)
-        self.merge_view = TokenView()
-        self.merge_view.placeholder = "Your text, tokenized with the first N merges."
-        right.addWidget(self.merge_view, 1)
-        layout.addLayout(right, 2)
-        self._play_timer = QTimer(self)
-        self._play_timer.setInterval(40)
-        self._play_timer.timeout.connect(self._play_step)
-        return w
-
-    def _build_vocab(self) -> QWidget:
-        w = QWidget()
-        layout = QVBoxLayout(w)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Search:"))
-        self.vocab_search = QLineEdit()
-        self.vocab_search.setPlaceholderText("a piece of text (e.g. 'the') or a token id")
-        self.vocab_search.setToolTip(
-            "Find tokens containing this text (a space can be typed as a space or ·), or the "
-            "token with this id")
-        self.vocab_search.setClearButtonEnabled(True)
-        row.addWidget(self.vocab_search, 1)
-        self.vocab_info = QLabel()
-        self.vocab_info.setStyleSheet("color: #555;")
-        row.addWidget(self.vocab_info)
-        layout.addLayout(row)
-        self.vocab_model = VocabModel(self)
-        self.vocab_view = QTableView()
-        self.vocab_view.setModel(self.vocab_model)
-        self.vocab_view.setSortingEnabled(True)
-        self.vocab_view.sortByColumn(0, Qt.AscendingOrder)
-        self.vocab_view.verticalHeader().hide()
-        self.vocab_view.verticalHeader().setDefaultSectionSize(22)
-        self.vocab_view.setSelectionBehavior(QAbstractItemView.SelectRows)
-        header = self.vocab_view.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.Fixed)
-        header.setSectionResizeMode(1, QHeaderView.Stretch)
-        header.setSectionResizeMode(2, QHeaderView.Fixed)
-        header.resizeSection(0, 90)
-        header.resizeSection(2, 190)
-        self.vocab_view.setToolTip("Every token of the vocabulary. Click a column title to sort.")
-        layout.addWidget(self.vocab_view, 1)
-        self._search_timer = QTimer(self)
-        self._search_timer.setSingleShot(True)
-        self._search_timer.setInterval(200)
-        self._search_timer.timeout.connect(self._apply_search)
-        self.vocab_search.textChanged.connect(lambda _t: self._search_timer.start())
-        return w
-
     # ================================================================== public API
     @property
     def busy(self) -> bool:
-        return any(h.running for h in self._handles.values())
+        return any(h.running for h in self._handles.values()) or self.vocab.busy
 
     @property
     def tokenizer(self) -> Any:
@@ -479,8 +310,10 @@ class TokenizerTab(QWidget):
 
     def shutdown(self) -> None:
         self._closed = True
-        for timer in (self._play_timer, self._word_timer, self._retokenize_timer, self._search_timer):
+        for timer in (self._word_timer, self._retokenize_timer):
             timer.stop()
+        self.merges.stop()
+        self.vocab.shutdown()
         for handle in self._handles.values():
             handle.cancel()
 
@@ -510,16 +343,8 @@ class TokenizerTab(QWidget):
         return handle
 
     def _job_failed(self, exc: BaseException) -> None:
-        if isinstance(exc, Cancelled):
-            return
-        if isinstance(exc, PlaygroundError):
-            self.show_error(exc.message, exc.hint)
-        else:
-            excepthook(type(exc), exc, exc.__traceback__)
-
-    def show_error(self, message: str, hint: str | None = None) -> None:
-        self.hint_label.setStyleSheet(ERROR_STYLE)
-        self.hint_label.setText(message + (f" {hint}" if hint else ""))
+        if not isinstance(exc, Cancelled):
+            self.hint_label.show_error(exc, ERROR_TEXT)
 
     # ----------------------------------------------------------------- corpus → tokenizers
     @Slot(object)
@@ -682,8 +507,7 @@ class TokenizerTab(QWidget):
             self.progress.setValue(done)
 
     def _set_status(self, text: str) -> None:
-        self.hint_label.setStyleSheet("")
-        self.hint_label.setText(text)
+        self.hint_label.show_text(text, "")
 
     def _apply_current(self) -> None:
         """Make the chosen kind's tokenizer current (AppState) and redraw everything."""
@@ -704,14 +528,14 @@ class TokenizerTab(QWidget):
                 self._set_status("Pretrained on a huge amount of web text; the same for any corpus.")
             warning = tok.large_vocab_warning() if hasattr(tok, "large_vocab_warning") else None
             if warning:
-                self.hint_label.setText(self.hint_label.text() + " " + warning)
+                self._set_status(f"{self.hint_label.text()} {warning}")
             self.state.set_tokenizer(tok)
             vocab = self.word_spin.value() if self.kind == "word" else (
                 self.bpe_spin.value() if self.kind == "bpe" else None)
             settings.update(last_tokenizer={"kind": self.kind, "vocab_size": vocab})
             self.tokenizerReady.emit(tok)
-        self._show_vocab(tok)
-        self._show_merges()
+        self.vocab.show_tokenizer(tok, self.corpus.text if self.corpus is not None else None)
+        self.merges.set_tokenizer(self.tokenizers.get("bpe"))
         self.refresh()
 
     # ----------------------------------------------------------------- sample → views
@@ -727,7 +551,7 @@ class TokenizerTab(QWidget):
         self._retokenize_timer.stop()
         text = self.sample_text()
         tok = self.tokenizers.get(self.kind)
-        self.error_label.hide()
+        self.error_label.clear_message()
         if tok is None or not text:
             self.token_view.clear()
             self.counts_label.setText(f"{len(text):,} characters")
@@ -743,15 +567,13 @@ class TokenizerTab(QWidget):
             spans = tok.unknown_spans(text)
             self._mark_unknown(spans)
             if error:
-                self.error_label.setText(error)
-                self.error_label.show()
+                self.error_label.show_text(error, ERROR_TEXT)
             elif spans:
-                self.error_label.setText(
+                self.error_label.show_text(
                     f"{len(spans)} piece(s) of your text are not in this tokenizer's vocabulary "
-                    "(red): they become <unk>, and the model cannot tell them apart.")
-                self.error_label.show()
+                    "(red): they become <unk>, and the model cannot tell them apart.", ERROR_TEXT)
         self._refresh_compare()
-        self._merge_slider_moved(self.merge_slider.value())
+        self.merges.set_text(text)
 
     def _mark_unknown(self, spans: list[tuple[int, int]]) -> None:
         selections = []
@@ -769,175 +591,13 @@ class TokenizerTab(QWidget):
 
     def compare_rows(self) -> list[tuple[str, Any]]:
         """(kind, tokenizer or None) for every tokenizer the comparison shows."""
-        rows = []
-        for kind in KINDS:
-            if kind == "gpt2" and "gpt2" not in self.tokenizers:
-                continue
-            rows.append((kind, self.tokenizers.get(kind)))
-        return rows
+        return [(kind, self.tokenizers.get(kind)) for kind in KINDS
+                if kind != "gpt2" or "gpt2" in self.tokenizers]
 
     def _refresh_compare(self) -> None:
-        text = self.sample_text()
-        rows = self.compare_rows()
-        table = self.compare_table
-        table.setRowCount(len(rows))
-        bars = []
-        for r, (kind, tok) in enumerate(rows):
-            cells = [SHORT[kind] + ("  ← in use" if kind == self.kind else "")]
-            if tok is None:
-                why = "train it above" if kind == "bpe" else "loading…"
-                cells += ["–", "–", "–", f"not available yet ({why})"]
-            else:
-                try:
-                    ids, labels, _unknown, _error = tokens_for_view(tok, text)
-                except PlaygroundError as exc:
-                    cells += [f"{tok.vocab_size:,}", "–", "–", exc.message]
-                else:
-                    n = len(ids)
-                    start = " | ".join(labels[:40])
-                    bars.append((kind, SHORT[kind], n, tok.vocab_size))
-                    cells += [f"{tok.vocab_size:,}", f"{n:,}",
-                              f"{len(text) / n:.2f}" if n else "–", start]
-            for c, value in enumerate(cells):
-                item = QTableWidgetItem(value)
-                if c in (1, 2, 3):
-                    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-                if kind == self.kind:
-                    font = item.font()
-                    font.setBold(True)
-                    item.setFont(font)
-                item.setToolTip(TIPS[kind] if c == 0 else value)
-                table.setItem(r, c, item)
-        if self.compare_chart is None and bars:
-            from playground.gui.widgets.compare_chart import CompareChart
-
-            self.compare_chart = CompareChart()
-            self.compare_layout.insertWidget(1, self.compare_chart, 1)
-        if self.compare_chart is not None:
-            self.compare_chart.set_data(bars)
-        height = table.horizontalHeader().height() + 2 * table.frameWidth() + sum(
-            table.rowHeight(r) for r in range(table.rowCount()))
-        table.setFixedHeight(height)
+        rows = [(kind, SHORT[kind], TIPS[kind], tok) for kind, tok in self.compare_rows()]
+        self.comparison.show_rows(rows, self.sample_text(), self.kind)
 
     def compare_counts(self) -> dict[str, int]:
         """Token counts shown in the comparison table, by kind (for tests)."""
-        out = {}
-        for r in range(self.compare_table.rowCount()):
-            kind = self.compare_rows()[r][0]
-            text = self.compare_table.item(r, 2).text().replace(",", "")
-            if text.isdigit():
-                out[kind] = int(text)
-        return out
-
-    # ----------------------------------------------------------------- merges
-    def _show_merges(self) -> None:
-        tok = self.tokenizers.get("bpe")
-        self._play_timer.stop()
-        self.play_button.setText("▶ Play")
-        self.merge_list.blockSignals(True)
-        self.merge_list.clear()
-        if tok is None:
-            self.merge_slider.setRange(0, 0)
-            self.merge_label.setText("Train a BPE tokenizer first (choose BPE above and press "
-                                     "'Train on corpus').")
-            self.merge_view.clear()
-            self.merge_list.blockSignals(False)
-            return
-        items = []
-        for i, (a, b) in enumerate(tok.merges):
-            items.append(f"{i + 1:>5}.  {tok.token_label(a)}  +  {tok.token_label(b)}  →  "
-                         f"{tok.token_label(256 + i)}")
-        self.merge_list.addItems(items)
-        self.merge_list.blockSignals(False)
-        self.merge_slider.blockSignals(True)
-        self.merge_slider.setRange(0, len(tok.merges))
-        self.merge_slider.setValue(len(tok.merges))
-        self.merge_slider.blockSignals(False)
-        self._merge_slider_moved(self.merge_slider.value())
-
-    @Slot(int)
-    def _merge_slider_moved(self, n: int) -> None:
-        tok = self.tokenizers.get("bpe")
-        if tok is None:
-            return
-        text = self.sample_text()
-        ids = tok.encode_with_merges(text, n)
-        labels = [tok.token_label(i) for i in ids]
-        texts = [token_text(tok, i) for i in ids]
-        newest = {256 + n - 1} if n > 0 else set()
-        self.merge_view.set_tokens(ids, labels, texts, highlight_ids=newest)
-        if n == 0:
-            what = "no merges yet: every byte is its own token"
-        else:
-            a, b = tok.merges[n - 1]
-            what = (f"merge {n} glued <b>{tok.token_label(a)}</b> + <b>{tok.token_label(b)}</b> "
-                    f"into <b>{tok.token_label(256 + n - 1)}</b> (framed red)")
-        self.merge_label.setText(
-            f"After <b>{n:,}</b> of {len(tok.merges):,} merges: your text is "
-            f"<b>{len(ids):,}</b> tokens — {what}.")
-        if self.merge_list.currentRow() != n - 1:
-            self.merge_list.blockSignals(True)
-            self.merge_list.setCurrentRow(n - 1)
-            self.merge_list.blockSignals(False)
-
-    @Slot(int)
-    def _merge_clicked(self, row: int) -> None:
-        if row >= 0:
-            self.merge_slider.setValue(row + 1)
-
-    @Slot()
-    def toggle_play(self) -> None:
-        if self._play_timer.isActive():
-            self._play_timer.stop()
-            self.play_button.setText("▶ Play")
-            return
-        if self.merge_slider.maximum() == 0:
-            return
-        if self.merge_slider.value() >= self.merge_slider.maximum():
-            self.merge_slider.setValue(0)
-        self.play_button.setText("⏸ Pause")
-        self._play_timer.start()
-
-    @Slot()
-    def _play_step(self) -> None:
-        value = self.merge_slider.value()
-        if value >= self.merge_slider.maximum():
-            self._play_timer.stop()
-            self.play_button.setText("▶ Play")
-            return
-        step = max(1, self.merge_slider.maximum() // 200)
-        self.merge_slider.setValue(min(value + step, self.merge_slider.maximum()))
-
-    # ----------------------------------------------------------------- vocabulary
-    def _show_vocab(self, tok: Any) -> None:
-        if tok is self.vocab_model.tokenizer:
-            return
-        self.vocab_model.set_tokenizer(tok)
-        self.vocab_search.blockSignals(True)
-        self.vocab_search.clear()
-        self.vocab_search.blockSignals(False)
-        self.vocab_view.horizontalHeader().setSortIndicator(0, Qt.AscendingOrder)
-        if tok is None:
-            self.vocab_info.setText("")
-            return
-        if self.corpus is None:
-            return
-        text = self.corpus.text
-        cut = len(text) > FREQ_CHARS
-        sample = text[:FREQ_CHARS]
-        where = (f"the first {FREQ_CHARS:,} characters of the corpus" if cut else "the corpus")
-        self.vocab_info.setText(f"{tok.vocab_size:,} tokens · counting them in {where}…")
-
-        def done(result):
-            if self.vocab_model.tokenizer is tok:
-                labels, counts = result
-                self.vocab_model.set_table(labels, counts)
-                used = sum(1 for c in counts if c)
-                self.vocab_info.setText(
-                    f"{tok.vocab_size:,} tokens · {used:,} of them occur in {where}")
-
-        self._start_job("vocab", lambda p, c: vocab_table(tok, sample, c), done)
-
-    @Slot()
-    def _apply_search(self) -> None:
-        self.vocab_model.set_filter(self.vocab_search.text())
+        return self.comparison.counts()

@@ -7,101 +7,65 @@ Every training is a run on disk; the runs list below compares, resumes, renames,
 exports and imports them.
 
 Training runs in a child process driven by a QThread worker (see training_process.py for why
-and how). Torch is never imported when this module loads: the window must open fast.
+and how). Torch is never imported when this module loads: the window must open fast. Nor does
+starting a training touch the GPU here: whether the model fits is checked by the training
+child (Trainer._setup), whose ModelError comes back as the tab's error message, so the GUI
+process never creates a CUDA context.
+
+The settings form lives in train_form.py; the clock, the end-of-training summary and the
+interrupted-run banner in train_status.py.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import sys
-import time
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QFormLayout,
     QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
-    QScrollArea,
-    QSpinBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
-from playground.core import checkpoint
+from playground.core import checkpoint, config
+from playground.core.events import (
+    COMPILING_NOTE,
+    Checkpointed,
+    Eval,
+    Finished,
+    Note,
+    Sample,
+    Step,
+)
 from playground.errors import PlaygroundError
-from playground.gui.training_process import TrainingJob
+from playground.gui import ui
+from playground.gui.tabs.train_form import TrainSettings
+from playground.gui.tabs.train_status import (
+    ActiveClock,
+    ResumeBanner,
+    finished_summary,
+    format_duration,
+)
+from playground.gui.training_process import Paused, Resumed, Started, TrainingJob
 from playground.gui.widgets.runs_list import RunsList
 
-ERROR_STYLE = "color: #b00020; background: #fdecee; border: 1px solid #f3b8c0; padding: 6px;"
-WARNING_STYLE = "color: #7a4d00; background: #fff4dc; border: 1px solid #f0d49a; padding: 6px;"
-INFO_STYLE = "color: #1d3f66; background: #e8f1fb; border: 1px solid #b9d3ef; padding: 6px;"
-NOTE_STYLE = "color: #444;"
 STOP_WAIT_MS = 60_000  # closing the window: how long to wait for the child to save and stop
-LR_CHOICES = ["1e-2", "3e-3", "1e-3", "6e-4", "3e-4", "1e-4"]
 PLAN_POINTS = 2000  # the planned learning-rate curve is drawn with at most this many points
 DEFAULT_PRESET = "tiny"  # until the Model tab publishes a config
-
-FINISHED_TITLES = {
-    "done": "Training finished",
-    "stopped": "Training stopped",
-    "nan": "Training stopped: the loss became NaN (not a number)",
-    "oom": "Training stopped: out of memory",
-    "error": "Training stopped by an error",
-}
-
-
-def sensible_defaults(model_cfg) -> tuple[dict, str]:
-    """Hyperparameters that train a model of this size well enough here, and why."""
-    from playground.core.model import param_count
-
-    n = param_count(model_cfg)
-    if model_cfg.arch == "bigram":
-        values = dict(iters=1000, batch_size=32, lr=1e-2, warmup=0, eval_interval=100)
-        why = "A bigram is one table: a large learning rate and no warmup are safe."
-    elif n < 2_000_000:
-        values = dict(iters=2000, batch_size=16 if n < 300_000 else 12, lr=1e-3, warmup=100, eval_interval=200)
-        why = "Small models learn quickly with a learning rate of 1e-3 after a short warmup."
-    elif n < 30_000_000:
-        values = dict(iters=3000, batch_size=12, lr=6e-4, warmup=200, eval_interval=250)
-        why = "Bigger models need a smaller learning rate and a longer warmup to stay stable."
-    else:
-        values = dict(iters=2000, batch_size=4, lr=3e-4, warmup=200, eval_interval=250)
-        why = "A large model: small batches to fit in memory, a careful learning rate."
-    return values, f"Defaults for {n / 1e6:.2f} M parameters. {why}"
-
-
-def format_duration(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
-def _spin(lo: int, hi: int, value: int, tip: str, step: int = 1) -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(lo, hi)
-    box.setValue(value)
-    box.setSingleStep(step)
-    box.setGroupSeparatorShown(True)
-    box.setToolTip(tip)
-    return box
+SAMPLE_TITLE = "<b>Latest sample</b> — text the model writes at each evaluation"
 
 
 class TrainTab(QWidget):
     TITLE = "Train"
-    AVAILABLE = True
 
     requestTab = Signal(str)
 
@@ -116,17 +80,15 @@ class TrainTab(QWidget):
         self.start_step = 0
         self.total_iters = 0
         self.evals: list[tuple[int, float, float]] = []
-        self.finished_event = None
+        self.finished_event: Finished | None = None
         self.last_checkpoint: int | None = None
         self.loss_plot = None  # created on first show: importing pyqtgraph takes ~0.5 s
-        self._active_s = 0.0  # training time of this session, pauses excluded
-        self._active_since: float | None = None
-        self._banner_run: checkpoint.Run | None = None
+        self.clock = ActiveClock()
 
         self._build()
-        self._clock = QTimer(self)
-        self._clock.setInterval(1000)
-        self._clock.timeout.connect(self._update_times)
+        self._clock_timer = QTimer(self)
+        self._clock_timer.setInterval(1000)
+        self._clock_timer.timeout.connect(self._update_times)
         state.corpusChanged.connect(self._prerequisites_changed)
         state.tokenizerChanged.connect(self._prerequisites_changed)
         state.modelConfigChanged.connect(self._prerequisites_changed)
@@ -137,25 +99,13 @@ class TrainTab(QWidget):
     # ------------------------------------------------------------------ building
     def _build(self) -> None:
         # Banner: a run that was interrupted (window closed, crash) can be resumed.
-        self.banner = QFrame()
-        self.banner.setStyleSheet(f"QFrame {{ {INFO_STYLE} }} QLabel {{ border: none; padding: 0; }}")
-        self.banner_label = QLabel()
-        self.banner_label.setWordWrap(True)
-        self.banner_resume = QPushButton("Resume it")
-        self.banner_resume.setToolTip("Continue training this run from its last checkpoint")
-        self.banner_resume.clicked.connect(self._banner_resume_clicked)
-        self.banner_dismiss = QPushButton("Dismiss")
-        self.banner_dismiss.setToolTip("Hide this note; you can still resume the run from the runs list")
-        self.banner_dismiss.clicked.connect(self._dismiss_banner)
-        row = QHBoxLayout(self.banner)
-        row.addWidget(self.banner_label, 1)
-        row.addWidget(self.banner_resume)
-        row.addWidget(self.banner_dismiss)
-        self.banner.hide()
+        self.banner = ResumeBanner()
+        self.banner.resume_button.clicked.connect(self._banner_resume_clicked)
+        self.banner.dismiss_button.clicked.connect(self._dismiss_banner)
 
         # What is missing before training can start.
         self.prereq = QFrame()
-        self.prereq.setStyleSheet(f"QFrame {{ {WARNING_STYLE} }} QLabel {{ border: none; padding: 0; }}")
+        self.prereq.setStyleSheet(f"QFrame {{ {ui.WARNING} }} QLabel {{ border: none; padding: 0; }}")
         self.prereq_label = QLabel()
         self.prereq_label.setWordWrap(True)
         self.go_corpus = QPushButton("Go to Corpus")
@@ -184,54 +134,9 @@ class TrainTab(QWidget):
         model_layout.addWidget(change_model)
         col.addWidget(model_box)
 
-        settings_box = QGroupBox("Training settings")
-        form = QFormLayout(settings_box)
-        self.iters_box = _spin(1, 10_000_000, 2000, "Iterations: how many update steps to take. Each "
-                               "step shows the model one batch, measures its loss and nudges every "
-                               "weight to lower it. More steps = more learning (and more time).", 100)
-        self.batch_box = _spin(1, 4096, 12, "Batch size: how many text windows the model sees per step. "
-                               "Bigger batches give a steadier loss but need more memory and time per step.")
-        self.lr_box = QComboBox()
-        self.lr_box.setEditable(True)
-        self.lr_box.addItems(LR_CHOICES)
-        self.lr_box.setCurrentText("1e-3")
-        self.lr_box.setToolTip("Learning rate: how big each update step is. Too small learns slowly; "
-                               "too big makes the loss jump around or explode (NaN). 1e-3 = 0.001.")
-        self.warmup_box = _spin(0, 1_000_000, 100, "Warmup: for this many first steps the learning rate "
-                                "grows from almost 0 to its full value, so the random starting weights "
-                                "are not shaken too hard.", 10)
-        self.eval_box = _spin(1, 1_000_000, 250, "Evaluation interval: every this many steps, measure the "
-                              "loss on training and on validation text (text the model never trains on), "
-                              "save a checkpoint and write a sample.", 10)
-        self.seed_box = _spin(0, 2_000_000_000, 1337, "Seed: the starting point of the random numbers "
-                              "(initial weights, batches). Same seed and settings = the same training.")
-        self.compile_box = QCheckBox("Compile the model (faster steps)")
-        self.compile_box.setToolTip("Let PyTorch compile the model into fused code (torch.compile): each "
-                                    "step then runs about 10% faster on a CPU and more on a GPU, but "
-                                    "training starts 5-60 s later while it compiles. Worth it for long "
-                                    "runs; if compiling is not possible here, training goes on without it.")
-        self.name_edit = QLineEdit()
-        self.name_edit.setPlaceholderText("automatic (corpus-size-date)")
-        self.name_edit.setToolTip("A name for this run, so you can find it in the runs list later")
-        form.addRow("Iterations:", self.iters_box)
-        form.addRow("Batch size:", self.batch_box)
-        form.addRow("Learning rate:", self.lr_box)
-        form.addRow("Warmup steps:", self.warmup_box)
-        form.addRow("Evaluate every:", self.eval_box)
-        form.addRow("Seed:", self.seed_box)
-        form.addRow("Run name:", self.name_edit)
-        form.addRow(self.compile_box)
-        self.defaults_button = QPushButton("Sensible defaults for this size")
-        self.defaults_button.setToolTip("Fill in settings that suit the chosen model's size "
-                                        "(learning rate, batch, warmup, steps)")
-        self.defaults_button.clicked.connect(self.apply_defaults)
-        form.addRow(self.defaults_button)
-        self.defaults_note = QLabel()
-        self.defaults_note.setWordWrap(True)
-        self.defaults_note.setStyleSheet(NOTE_STYLE)
-        self.defaults_note.hide()
-        form.addRow(self.defaults_note)
-        col.addWidget(settings_box)
+        self.settings = TrainSettings()
+        self.settings.defaults_button.clicked.connect(self.apply_defaults)
+        col.addWidget(self.settings)
 
         self.start_button = QPushButton("Start")
         self.start_button.setToolTip("Start training a new run with these settings (Ctrl+Enter)")
@@ -266,12 +171,9 @@ class TrainTab(QWidget):
         col.addWidget(self.time_label)
         self.status_label = QLabel("Ready.")
         self.status_label.setWordWrap(True)
-        self.status_label.setStyleSheet(NOTE_STYLE)
+        self.status_label.setStyleSheet(ui.NOTE)
         col.addWidget(self.status_label)
-        self.message_label = QLabel()
-        self.message_label.setWordWrap(True)
-        self.message_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.message_label.hide()
+        self.message_label = ui.MessageLabel()
         col.addWidget(self.message_label)
         self.overfit_label = QLabel(
             "<b>Overfitting?</b> The validation loss has risen for several evaluations while the "
@@ -279,18 +181,12 @@ class TrainTab(QWidget):
             "learning patterns that carry over to new text. Try more text, some dropout "
             "(Model tab), or a smaller model; the best checkpoint so far is kept.")
         self.overfit_label.setWordWrap(True)
-        self.overfit_label.setStyleSheet(WARNING_STYLE)
+        self.overfit_label.setStyleSheet(ui.WARNING)
         self.overfit_label.setToolTip("Overfitting: doing better and better on the training text but "
                                       "worse on unseen text")
         self.overfit_label.hide()
         col.addWidget(self.overfit_label)
         col.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(left)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.NoFrame)
-        scroll.setMinimumWidth(300)
-        scroll.setMaximumWidth(380)
 
         # ---- right: plots, sample, runs
         self.plot_holder = QWidget()
@@ -304,7 +200,7 @@ class TrainTab(QWidget):
         sample_box = QWidget()
         sample_layout = QVBoxLayout(sample_box)
         sample_layout.setContentsMargins(0, 0, 0, 0)
-        self.sample_title = QLabel("<b>Latest sample</b> — text the model writes at each evaluation")
+        self.sample_title = QLabel(SAMPLE_TITLE)
         self.sample_title.setToolTip("Generated from the same starting point each time, so you can "
                                      "watch the text go from gibberish to words as the loss falls")
         self.sample_text = QPlainTextEdit()
@@ -333,7 +229,7 @@ class TrainTab(QWidget):
         right.setChildrenCollapsible(False)
 
         main = QSplitter(Qt.Horizontal)
-        main.addWidget(scroll)
+        main.addWidget(ui.side_panel(left, 300, 380))
         main.addWidget(right)
         main.setStretchFactor(1, 1)
         main.setChildrenCollapsible(False)
@@ -359,25 +255,28 @@ class TrainTab(QWidget):
                 self._overlay_changed(self.runs_list.checked_runs())
         return self.loss_plot
 
+    def _reset_plot(self, run: checkpoint.Run):
+        """Empty the live curves for ``run``: its vocabulary's reference line and planned schedule."""
+        tcfg = run.train_config
+        stride = max(1, tcfg.iters // PLAN_POINTS)
+        plan = list(range(0, tcfg.iters, stride)) + [tcfg.iters - 1]
+        plot = self.ensure_plot()
+        plot.reset(run.info.get("tokenizer", {}).get("vocab_size"), tcfg.iters,
+                   ([s + 1 for s in plan], [config.lr_at(tcfg, s) for s in plan]))
+        return plot
+
     # ------------------------------------------------------------------ state
     @property
     def busy(self) -> bool:
         return self.job is not None and self.job.running
 
-    def model_config(self):
+    def model_config(self) -> config.ModelConfig:
         """The config to train: the Model tab's, or the Tiny preset; vocabulary = the tokenizer's."""
-        from playground.core import model as model_mod
-
         tok = self.state.tokenizer
         cfg = self.state.model_config
         if cfg is None:
-            return model_mod.preset(DEFAULT_PRESET, tok.vocab_size)
-        if cfg.vocab_size != tok.vocab_size:
-            changes = {"vocab_size": tok.vocab_size}
-            if cfg.arch == "bigram":
-                changes["d_model"] = tok.vocab_size
-            cfg = dataclasses.replace(cfg, **changes)
-        return cfg
+            return config.preset(DEFAULT_PRESET, tok.vocab_size)
+        return cfg.for_vocab(tok.vocab_size)
 
     @Slot()
     @Slot(object)
@@ -406,13 +305,12 @@ class TrainTab(QWidget):
         else:
             text = (f"<b>{cfg.n_layer} layers</b>, {cfg.n_head} heads, {cfg.d_model} wide, "
                     f"context {cfg.context_length}" + (f", dropout {cfg.dropout:g}" if cfg.dropout else "") + ".")
-        if tok is not None and "playground.core.model" in sys.modules:  # never import torch for a label
+        if tok is not None:
             try:
-                n = sys.modules["playground.core.model"].param_count(self.model_config())
+                n = config.param_count(self.model_config())
                 text += f" About {n / 1e6:.2f} M parameters."
             except PlaygroundError:
                 pass
-        if tok is not None:
             text += f"<br>Vocabulary: {tok.vocab_size:,} tokens ({tok.kind})."
         self.model_label.setText(text)
 
@@ -427,57 +325,16 @@ class TrainTab(QWidget):
         self.pause_button.setEnabled(phase in ("starting", "training"))
         self.resume_button.setEnabled(phase in ("pausing", "paused"))
         self.stop_button.setEnabled(phase in ("starting", "training", "pausing", "paused"))
-        editable = phase == "idle"
-        for w in (self.iters_box, self.batch_box, self.lr_box, self.warmup_box, self.eval_box,
-                  self.seed_box, self.name_edit, self.compile_box, self.defaults_button):
-            w.setEnabled(editable)
-        self.banner_resume.setEnabled(phase == "idle")
-
-    def show_message(self, text: str, style: str = ERROR_STYLE) -> None:
-        self.message_label.setStyleSheet(style)
-        self.message_label.setText(text)
-        self.message_label.show()
-
-    def clear_message(self) -> None:
-        self.message_label.clear()
-        self.message_label.hide()
-
-    def _show_error(self, exc: BaseException) -> None:
-        if isinstance(exc, PlaygroundError):
-            self.show_message(exc.message + (f"\n{exc.hint}" if exc.hint else ""))
-        else:
-            from playground.gui.error_dialog import excepthook
-
-            excepthook(type(exc), exc, exc.__traceback__)
+        self.settings.set_editable(phase == "idle")
+        self.banner.resume_button.setEnabled(phase == "idle")
 
     # ------------------------------------------------------------------ settings
-    def train_config(self):
+    def train_config(self) -> config.TrainConfig:
         """The TrainConfig from the form; TrainingError (message + hint) when a value is bad."""
-        from playground.core.train import TrainConfig
-        from playground.errors import TrainingError
-
-        text = self.lr_box.currentText().strip()
-        try:
-            lr = float(text)
-        except ValueError:
-            raise TrainingError(f"The learning rate '{text}' is not a number.",
-                                "Write it like 1e-3 (= 0.001) or 0.0003.") from None
-        min_lr = lr / 10  # the cosine decays to a tenth, as in nanoGPT
-        cfg = TrainConfig(iters=self.iters_box.value(), batch_size=self.batch_box.value(), lr=lr,
-                          min_lr=min_lr, warmup=self.warmup_box.value(), eval_interval=self.eval_box.value(),
-                          seed=self.seed_box.value(), split=self.state.split,
-                          compile=self.compile_box.isChecked())
-        cfg.validate()
-        return cfg
+        return self.settings.train_config(self.state.split)
 
     def set_train_values(self, **values: Any) -> None:
-        boxes = {"iters": self.iters_box, "batch_size": self.batch_box, "warmup": self.warmup_box,
-                 "eval_interval": self.eval_box, "seed": self.seed_box}
-        for key, value in values.items():
-            if key == "lr":
-                self.lr_box.setCurrentText(f"{value:g}")
-            else:
-                boxes[key].setValue(int(value))
+        self.settings.set_values(**values)
 
     @Slot()
     def apply_defaults(self) -> None:
@@ -485,13 +342,10 @@ class TrainTab(QWidget):
             self._prerequisites_changed()
             return
         try:
-            values, why = sensible_defaults(self.model_config())
+            self.settings.apply_defaults(self.model_config())
         except PlaygroundError as exc:
-            self._show_error(exc)
+            self.message_label.show_error(exc)
             return
-        self.set_train_values(**values)
-        self.defaults_note.setText(why)
-        self.defaults_note.show()
         self._describe_model()
 
     # ------------------------------------------------------------------ start / resume
@@ -502,27 +356,31 @@ class TrainTab(QWidget):
 
     @Slot()
     def start_training(self) -> checkpoint.Run | None:
-        """Create a run from the form and train it in a child process."""
+        """Create a run from the form and train it in a child process.
+
+        Whether the model fits in memory is not checked here: that needs the device, and asking
+        CUDA about it would create a CUDA context in the GUI process. The child checks it before
+        it builds anything (Trainer._setup) and its ModelError arrives in ``_job_failed``.
+        """
         if self.busy:
             return None
         if self.state.corpus is None or self.state.tokenizer is None:
             self._prerequisites_changed()
-            self.show_message("Training needs a text and a tokenizer first (see the note above).", WARNING_STYLE)
+            self.message_label.show_text("Training needs a text and a tokenizer first (see the note above).",
+                                         ui.WARNING)
             return None
-        self.clear_message()
+        self.message_label.clear_message()
         self.status_label.setText("Preparing…")
         try:
-            from playground.core import model as model_mod
-
             tcfg = self.train_config()
             mcfg = self.model_config()
-            model_mod.check_fits(mcfg, tcfg.batch_size)
+            mcfg.validate()
             corpus = self.state.corpus
-            run = checkpoint.Run.create(self.name_edit.text().strip() or None, mcfg, tcfg,
-                                        corpus.record(tcfg.split), self.state.tokenizer)
+            run = checkpoint.Run.create(self.settings.run_name, mcfg, tcfg, corpus.record(tcfg.split),
+                                        self.state.tokenizer)
         except PlaygroundError as exc:
             self.status_label.setText("Ready.")
-            self._show_error(exc)
+            self.message_label.show_error(exc)
             return None
         self._describe_model()
         self._launch(run, corpus, resume=False)
@@ -535,9 +393,10 @@ class TrainTab(QWidget):
             return
         run = checkpoint.Run(run.path)  # fresh run.json
         if not run.has_latest():
-            self.show_message(f"Run '{run.name}' has no checkpoint to resume from.\nStart a new run instead.")
+            self.message_label.show_text(f"Run '{run.name}' has no checkpoint to resume from.\n"
+                                         "Start a new run instead.")
             return
-        self.clear_message()
+        self.message_label.clear_message()
         corpus = self.state.corpus
         if corpus is None or corpus.sha256 != run.corpus_record.get("sha256"):
             corpus = None  # the child reloads it from the run's record (and says so if it vanished)
@@ -547,8 +406,6 @@ class TrainTab(QWidget):
         self._launch(run, corpus, resume=True)
 
     def _launch(self, run: checkpoint.Run, corpus, resume: bool) -> None:
-        from playground.core.train import lr_at
-
         self.run = run
         tcfg = run.train_config
         self.total_iters = tcfg.iters
@@ -557,21 +414,18 @@ class TrainTab(QWidget):
         self.finished_event = None
         self.last_checkpoint = None
         self.overfit_label.hide()
-        plot = self.ensure_plot()
-        stride = max(1, tcfg.iters // PLAN_POINTS)
-        plan_steps = list(range(0, tcfg.iters, stride)) + [tcfg.iters - 1]
-        plot.reset(run.info.get("tokenizer", {}).get("vocab_size"), tcfg.iters,
-                   ([s + 1 for s in plan_steps], [lr_at(tcfg, s) for s in plan_steps]))
+        self.settings.mark(None)
+        plot = self._reset_plot(run)
         if resume:
             rows = [r for r in run.metrics() if r["it"] is not None and r["it"] <= run.step]
             plot.load_metrics(rows)
             self.evals = [(r["it"], r["train_loss"], r["val_loss"]) for r in rows if r["kind"] == "eval"]
             plot.redraw()
         self.sample_text.clear()
-        self.sample_title.setText("<b>Latest sample</b> — text the model writes at each evaluation")
+        self.sample_title.setText(SAMPLE_TITLE)
         self.progress.setRange(0, max(1, tcfg.iters))
         self.progress.setValue(self.current_step)
-        self._active_s, self._active_since = 0.0, None
+        self.clock.reset()
         self.time_label.setText(" ")
         self.status_label.setText(("Resuming" if resume else "Starting") + f" run {run.name}: "
                                   "launching the training process (loading torch takes a few seconds)…")
@@ -581,7 +435,7 @@ class TrainTab(QWidget):
         self._set_phase("starting")
         self.job = TrainingJob(run.path, corpus, resume=resume, parent=self, on_events=self.handle_events,
                                on_done=self._job_done, on_error=self._job_failed)
-        self._clock.start()
+        self._clock_timer.start()
 
     # ------------------------------------------------------------------ pause / resume / stop
     @Slot()
@@ -605,7 +459,7 @@ class TrainTab(QWidget):
             return
         self.job.resume_training()
         self._set_phase("training")
-        self._active_since = time.monotonic()
+        self.clock.start()
         self.status_label.setText(f"Training run {self.run.name}.")
 
     @Slot()
@@ -613,14 +467,9 @@ class TrainTab(QWidget):
         if self.job is None or not self.job.running or self.phase == "stopping":
             return
         self.job.stop()
-        self._pause_clock()
+        self.clock.pause()
         self._set_phase("stopping")
         self.status_label.setText("Stopping after the current step and saving a checkpoint…")
-
-    def _pause_clock(self) -> None:
-        if self._active_since is not None:
-            self._active_s += time.monotonic() - self._active_since
-            self._active_since = None
 
     # ------------------------------------------------------------------ events from the worker
     @Slot(list)
@@ -630,62 +479,62 @@ class TrainTab(QWidget):
         plot.add_events(events)
         refresh_row = False
         for ev in events:
-            kind = type(ev).__name__
-            if kind == "Step":
-                self.current_step = ev.it
-                if self._compiling:  # the first compiled step has run
-                    self._compiling = False
-                    self.status_label.setText(f"Training run {self.run.name} (compiled).")
-            elif kind == "Eval":
-                self.current_step = max(self.current_step, ev.it)
-                self._eval_done(ev)
-            elif kind == "Checkpointed":
-                self.last_checkpoint = ev.it
-                refresh_row = True
-            elif kind == "Sample":
-                self.sample_title.setText(f"<b>Latest sample</b> at step {ev.it:,} — generated from the "
-                                          "same start each time")
-                self.sample_text.setPlainText(ev.text.lstrip("\n"))  # it starts from a newline
-            elif kind == "Note":
-                from playground.core.train import COMPILING_NOTE  # torch loads with the first run
-
-                self._compiling = ev.message == COMPILING_NOTE
-                self.status_label.setText(ev.message)
-            elif kind == "Started":
-                if self.phase == "starting":
-                    self._set_phase("training")
-                if self.phase == "training":
-                    self._active_since = time.monotonic()
-                self.status_label.setText(f"Training run {self.run.name} (process {ev.pid}).")
-            elif kind == "Paused":
-                self.current_step = ev.it
-                # Resume may have been pressed since: only a pause still asked for counts.
-                if self.job is not None and self.job.pause_event.is_set() and self.phase != "stopping":
-                    self._pause_clock()
-                    self._set_phase("paused")
-                    self.status_label.setText(f"Paused at step {ev.it:,}. Press Resume to continue.")
-            elif kind == "Resumed":
-                if self.phase == "training" and self._active_since is None:
-                    self._active_since = time.monotonic()
-            elif kind == "Finished":
-                self.current_step = ev.it
-                self.show_finished(ev)
+            match ev:
+                case Step(it=it):
+                    self.current_step = it
+                    if self._compiling:  # the first compiled step has run
+                        self._compiling = False
+                        self.status_label.setText(f"Training run {self.run.name} (compiled).")
+                case Eval(it=it, train_loss=train_loss, val_loss=val_loss):
+                    self.current_step = max(self.current_step, it)
+                    self.evals.append((it, train_loss, val_loss))
+                    self._update_overfit_note()
+                case Checkpointed(it=it):
+                    self.last_checkpoint = it
+                    refresh_row = True
+                    if self.run is not None:  # the Attention tab follows the training's checkpoints
+                        self.state.notify_checkpoint(str(self.run.path), it)
+                case Sample(it=it, text=text):
+                    self.sample_title.setText(f"<b>Latest sample</b> at step {it:,} — generated from the "
+                                              "same start each time")
+                    self.sample_text.setPlainText(text.lstrip("\n"))  # it starts from a newline
+                case Note(message=message):
+                    self._compiling = message == COMPILING_NOTE
+                    self.status_label.setText(message)
+                case Started(pid=pid):
+                    if self.phase == "starting":
+                        self._set_phase("training")
+                    if self.phase == "training":
+                        self.clock.start()
+                    self.status_label.setText(f"Training run {self.run.name} (process {pid}).")
+                case Paused(it=it):
+                    self.current_step = it
+                    # Resume may have been pressed since: only a pause still asked for counts.
+                    if self.job is not None and self.job.pause_event.is_set() and self.phase != "stopping":
+                        self.clock.pause()
+                        self._set_phase("paused")
+                        self.status_label.setText(f"Paused at step {it:,}. Press Resume to continue.")
+                case Resumed():
+                    if self.phase == "training":
+                        self.clock.start()
+                case Finished(it=it):
+                    self.current_step = it
+                    self.show_finished(ev)
         self.progress.setValue(min(self.current_step, self.progress.maximum()))
         self._update_times()
         if refresh_row and self.run is not None:
             self.runs_list.update_run(checkpoint.Run(self.run.path))
 
-    def _eval_done(self, ev) -> None:
-        from playground.core import analysis
+    def _update_overfit_note(self) -> None:
+        from playground.core import analysis  # loads numpy: not while the window opens
 
-        self.evals.append((ev.it, ev.train_loss, ev.val_loss))
         self.overfit_label.setVisible(analysis.overfitting(self.evals))
 
     @Slot()
     def _update_times(self) -> None:
         if self.phase == "idle" and self.finished_event is None:
             return
-        active = self._active_s + (time.monotonic() - self._active_since if self._active_since else 0.0)
+        active = self.clock.seconds
         done = self.current_step - self.start_step
         text = f"Elapsed {format_duration(active)}"
         remaining = self.total_iters - self.current_step
@@ -694,33 +543,18 @@ class TrainTab(QWidget):
         self.time_label.setText(text)
 
     @Slot(object)
-    def show_finished(self, ev) -> None:
-        """A Finished event: say what happened and, for failures, what to change."""
+    def show_finished(self, ev: Finished) -> None:
+        """A Finished event: say what happened and, for failures, point at the setting to change."""
         self.finished_event = ev
-        self._pause_clock()
-        title = FINISHED_TITLES.get(ev.reason, "Training ended")
-        if ev.reason == "done":
-            self.status_label.setText(f"{title}. {ev.message}")
-            self.show_message(f"{title} at step {ev.it:,}. This model is now the current one in the "
-                              "Attention and Generate tabs.", INFO_STYLE)
-        elif ev.reason == "stopped":
-            self.status_label.setText(f"{title}. {ev.message}")
-            self.show_message(f"{title} at step {ev.it:,} and saved. Resume it from the runs list "
-                              "whenever you like.", INFO_STYLE)
-        else:
-            self.status_label.setText(title + ".")
-            what = {"nan": "\nWhat to change: a lower learning rate (try a third of it), or a longer "
-                           "warmup; then start a new run.",
-                    "oom": "\nWhat to change: a smaller batch size, a shorter context or a smaller model.",
-                    }.get(ev.reason, "")
-            message = ev.message or ""
-            if ev.reason in ("nan", "oom") and ("lower" in message.lower() or "smaller" in message.lower()):
-                what = ""  # the core's message already says what to change
-            self.show_message(f"<b>{title}.</b><br>{message}{what}".replace("\n", "<br>"), ERROR_STYLE)
+        self.clock.pause()
+        status, message, style = finished_summary(ev)
+        self.status_label.setText(status)
+        self.message_label.show_text(message, style)
+        self.settings.mark(ev.suggest)
 
-    def _job_done(self, finished) -> None:
-        self._clock.stop()
-        self._pause_clock()
+    def _job_done(self, finished: Finished | None) -> None:
+        self._clock_timer.stop()
+        self.clock.pause()
         run = checkpoint.Run(self.run.path) if self.run is not None else None
         self.job = None
         self._set_phase("idle")
@@ -736,8 +570,8 @@ class TrainTab(QWidget):
             self.state.set_run(run)
 
     def _job_failed(self, exc: BaseException) -> None:
-        self._clock.stop()
-        self._pause_clock()
+        self._clock_timer.stop()
+        self.clock.pause()
         self.job = None
         self._set_phase("idle")
         self.status_label.setText("Training did not run.")
@@ -750,7 +584,7 @@ class TrainTab(QWidget):
                 pass
         self.runs_list.set_busy_run(None)
         self.runs_list.refresh()
-        self._show_error(exc)
+        self.message_label.show_error(exc)
 
     # ------------------------------------------------------------------ runs list
     @Slot(list)
@@ -763,27 +597,16 @@ class TrainTab(QWidget):
         """Show an opened run's curves (unless a training is being watched)."""
         if self.busy:
             return
-        from playground.core.train import lr_at
-
         tcfg = run.train_config
-        plot = self.ensure_plot()
-        stride = max(1, tcfg.iters // PLAN_POINTS)
-        plan = list(range(0, tcfg.iters, stride)) + [tcfg.iters - 1]
-        plot.reset(run.info.get("tokenizer", {}).get("vocab_size"), tcfg.iters,
-                   ([s + 1 for s in plan], [lr_at(tcfg, s) for s in plan]))
+        plot = self._reset_plot(run)
         plot.load_metrics(run.metrics())
         plot.redraw()
         self.evals = run.evals()
-        self.overfit_label.setVisible(self._overfitting())
+        self._update_overfit_note()
         self.run, self.current_step, self.total_iters = run, run.step, tcfg.iters
         self.progress.setRange(0, max(1, tcfg.iters))
         self.progress.setValue(min(run.step, tcfg.iters))
         self.status_label.setText(f"Showing run {run.name}.")
-
-    def _overfitting(self) -> bool:
-        from playground.core import analysis
-
-        return analysis.overfitting(self.evals)
 
     # ------------------------------------------------------------------ interrupted runs
     @Slot()
@@ -795,34 +618,16 @@ class TrainTab(QWidget):
             runs = checkpoint.list_runs()
         except OSError:
             return None
-        run = runs[0] if runs else None
-        if run is None or not run.has_latest():
-            self.banner.hide()
-            return None
-        crashed = run.status == "training"
-        if crashed and run.metrics_path.exists() and time.time() - run.metrics_path.stat().st_mtime < 60:
-            return None  # metrics still growing: it is training elsewhere (the command line)
-        if not (crashed or (run.status == "stopped" and run.info.get("interrupted"))):
-            self.banner.hide()
-            return None
-        iters = run.info.get("train", {}).get("iters", "?")
-        why = "the app closed while it was training" if not crashed else "training was cut off"
-        self.banner_label.setText(f"<b>Resume training?</b> Run <b>{run.name}</b> stopped at step "
-                                  f"{run.step:,} of {iters:,} because {why}. Its last checkpoint is saved."
-                                  if isinstance(iters, int) else f"Run {run.name} was interrupted.")
-        self._banner_run = run
-        self.banner.show()
-        return run
+        return self.banner.offer(runs)
 
     @Slot()
     def _banner_resume_clicked(self) -> None:
-        if self._banner_run is not None:
-            self.resume_run(self._banner_run)
+        if self.banner.run is not None:
+            self.resume_run(self.banner.run)
 
     @Slot()
     def _dismiss_banner(self) -> None:
-        run, self._banner_run = self._banner_run, None
-        self.banner.hide()
+        run = self.banner.take()
         if run is not None and run.info.get("interrupted") and not self.busy:
             try:
                 checkpoint.Run(run.path).update(touch=False, interrupted=False)
@@ -862,6 +667,5 @@ class TrainTab(QWidget):
                         run.update(touch=False, interrupted=True)
                 except (OSError, PlaygroundError):
                     pass
-        self._clock.stop()
+        self._clock_timer.stop()
         self.runs_list.shutdown()
-

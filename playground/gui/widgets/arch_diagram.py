@@ -23,6 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from playground.core.config import ModelConfig
+
 # Pastel fills per kind of part; the label inside each box says what it is (never colour alone).
 COLORS = {
     "io": "#eeeeee",
@@ -89,7 +91,7 @@ class ArchDiagram(QGraphicsView):
         self.setAlignment(Qt.AlignHCenter | Qt.AlignTop)
         self.setBackgroundBrush(QBrush(QColor("#ffffff")))
         self.setToolTip("")
-        self.cfg: Any = None
+        self.cfg: ModelConfig | None = None
         self._boxes: dict[tuple[str, int | None], _Box] = {}
         self._blocks = 0
         self._font = QFont(self.font())
@@ -114,7 +116,7 @@ class ArchDiagram(QGraphicsView):
     def box_tooltip(self, name: str, layer: int | None = None) -> str:
         return self.box(name, layer).toolTip()
 
-    def set_config(self, cfg: Any, message: str | None = None) -> None:
+    def set_config(self, cfg: ModelConfig | None, message: str | None = None) -> None:
         """Redraw for ``cfg`` (a ModelConfig); None shows ``message`` instead."""
         self.cfg = cfg
         scene = self.scene()
@@ -214,7 +216,7 @@ class ArchDiagram(QGraphicsView):
         self._arrow([(X_S, y0), (X_S, y1)], STREAM, 3.0, head=False)
 
     # ------------------------------------------------------------------ texts
-    def _names(self, cfg: Any) -> dict[str, Any]:
+    def _names(self, cfg: ModelConfig) -> dict[str, Any]:
         return {"T": cfg.context_length, "C": cfg.d_model, "V": cfg.vocab_size,
                 "H": cfg.n_head, "D": cfg.d_head, "L": cfg.n_layer}
 
@@ -223,7 +225,7 @@ class ArchDiagram(QGraphicsView):
         shapes = "<br>".join(shape_lines)
         return f"<b>{title}</b><br>{sentences}<br><br><b>Shape</b>: {shapes}"
 
-    def _stream_shape(self, cfg: Any) -> str:
+    def _stream_shape(self, cfg: ModelConfig) -> str:
         return (f"{shape('batch', cfg.context_length, cfg.d_model)} = "
                 f"(batch, T, d_model)")
 
@@ -244,7 +246,7 @@ class ArchDiagram(QGraphicsView):
         return y + BOX_H
 
     # ------------------------------------------------------------------ GPT
-    def _draw_gpt(self, cfg: Any) -> None:
+    def _draw_gpt(self, cfg: ModelConfig) -> None:
         n = self._names(cfg)
         T, C, V, H, D, L = n["T"], n["C"], n["V"], n["H"], n["D"], n["L"]
         stream = self._stream_shape(cfg)
@@ -387,7 +389,7 @@ class ArchDiagram(QGraphicsView):
         y += 22
         self._softmax(cfg, y)
 
-    def _softmax(self, cfg: Any, y: float) -> None:
+    def _softmax(self, cfg: ModelConfig, y: float) -> None:
         T, V = cfg.context_length, cfg.vocab_size
         half = CENTER_W / 2
         self._box(("softmax", None), QRectF(X_S - half, y, CENTER_W, BOX_H), "softmax",
@@ -404,7 +406,7 @@ class ArchDiagram(QGraphicsView):
                    self._small, "#333333", center=True)
 
     # ------------------------------------------------------------------ bigram
-    def _draw_bigram(self, cfg: Any) -> None:
+    def _draw_bigram(self, cfg: ModelConfig) -> None:
         T, V = cfg.context_length, cfg.vocab_size
         y = self._input(T, "predicts", f"{shape('batch', T)} = (batch, T)",
                         "table", "Lookup table", f"{V:,} × {V:,} scores",

@@ -11,13 +11,25 @@ Imported lazily (pyqtgraph takes half a second to import; see widgets/plots.py).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal, Slot
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPen
-from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGraphicsRectItem,
+    QHeaderView,
+    QLabel,
+    QScrollArea,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
+from playground.core.analysis import LABEL_DESCRIPTIONS
+from playground.core.attention_views import PATTERN_COLUMNS, PATTERN_TITLES
 from playground.gui.widgets.plots import pyqtgraph
 
 pg = pyqtgraph()
@@ -358,3 +370,78 @@ class HeadView(QWidget):
             event.accept()
             self.set_query(cell[0])
             self.querySelected.emit(cell[0])
+
+
+class HeadLabelsTable(QWidget):
+    """Every head's pattern scores in a sortable table, under a sentence saying what each means."""
+
+    headClicked = Signal(int, int)  # layer, head (0-based): a row was clicked
+    headOpened = Signal(int, int)  # a row was double-clicked: open that head large
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.table = table = QTableWidget(0, 3 + len(PATTERN_COLUMNS))
+        table.setHorizontalHeaderLabels(["layer", "head", "label"] + [PATTERN_TITLES[p] for p in PATTERN_COLUMNS])
+        for c, p in enumerate(PATTERN_COLUMNS):
+            table.horizontalHeaderItem(3 + c).setToolTip(LABEL_DESCRIPTIONS[p])
+        table.horizontalHeaderItem(2).setToolTip("The pattern this head fits best (score ≥ 0.4), "
+                                                 "'broad' when it spreads evenly, else 'mixed'")
+        table.verticalHeader().setVisible(False)
+        table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SingleSelection)
+        table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        table.setToolTip("Each head scored against simple patterns (0 = not at all, 1 = exactly), "
+                         "on the text above. Click a column header to sort; double-click a row to "
+                         "open the head.")
+        table.cellClicked.connect(self._clicked)
+        table.cellDoubleClicked.connect(self._double_clicked)
+        explain = QLabel("Each score measures one pattern on the text above: <b>previous token</b> "
+                         "(looks at the token just before), <b>first token</b> (parks on the first "
+                         "token), <b>self</b>, <b>induction</b> (in 'A B … A' the second A looks at B, "
+                         "what followed its earlier copy — how models copy), <b>broad</b> (spreads "
+                         "evenly). Induction needs a text with repeats.")
+        explain.setWordWrap(True)
+        explain.setStyleSheet("color: #333; padding: 2px;")
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(explain)
+        box.addWidget(table, 1)
+
+    def _head_of(self, row: int) -> tuple[int, int]:
+        # The table may be sorted: the (layer, head) a row shows is stored on its first cells.
+        return int(self.table.item(row, 0).data(Qt.UserRole)), int(self.table.item(row, 1).data(Qt.UserRole))
+
+    @Slot(int, int)
+    def _clicked(self, row: int, _col: int) -> None:
+        self.headClicked.emit(*self._head_of(row))
+
+    @Slot(int, int)
+    def _double_clicked(self, row: int, _col: int) -> None:
+        self.headOpened.emit(*self._head_of(row))
+
+    def set_scores(self, scores: list, head_labels: list) -> None:
+        """One row per head: scores[layer][head][pattern], head_labels[layer][head] = (label, score)."""
+        table = self.table
+        table.setSortingEnabled(False)
+        rows = [(l, h) for l in range(len(scores)) for h in range(len(scores[l]))]
+        table.setRowCount(len(rows))
+        for r, (l, h) in enumerate(rows):
+            name, _score = head_labels[l][h]
+            values = [l + 1, h + 1, PATTERN_TITLES.get(name, name)] + [scores[l][h][p] for p in PATTERN_COLUMNS]
+            for c, value in enumerate(values):
+                item = QTableWidgetItem()
+                if value is None:
+                    item.setData(Qt.DisplayRole, "—")
+                    item.setToolTip("No repeated tokens in this text: induction cannot be measured.")
+                elif isinstance(value, float):
+                    item.setData(Qt.DisplayRole, round(value, 3))
+                else:
+                    item.setData(Qt.DisplayRole, value)
+                if c < 2:
+                    item.setData(Qt.UserRole, (l, h)[c])
+                elif c == 2:
+                    item.setToolTip(LABEL_DESCRIPTIONS.get(name, ""))
+                item.setTextAlignment(Qt.AlignCenter)
+                table.setItem(r, c, item)
+        table.setSortingEnabled(True)

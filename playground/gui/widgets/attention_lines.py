@@ -8,12 +8,12 @@ call draws at once, where one graphics item per line would be slow to build.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 LINE_COLOUR = QColor("#1f5fbf")
 HOVER_FILL = QColor("#ffe08a")
@@ -146,3 +146,41 @@ class AttentionLines(QWidget):
             self.hover = None
             self.hovered.emit(-1, "")
             self.update()
+
+
+class LinesPage(QWidget):
+    """The lines view with its controls: "average of all heads" and a sentence about the hover."""
+
+    averageToggled = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        box = QVBoxLayout(self)
+        box.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        self.average_box = QCheckBox("Average of all heads in the layer")
+        self.average_box.setToolTip("Draw the mean of the layer's heads instead of the chosen head")
+        self.average_box.toggled.connect(self.averageToggled)
+        row.addWidget(self.average_box)
+        self.hover_label = QLabel()
+        self.hover_label.setStyleSheet("color: #333;")
+        row.addWidget(self.hover_label, 1)
+        box.addLayout(row)
+        self.lines = AttentionLines()
+        self.lines.hovered.connect(self._hovered)
+        scroll = QScrollArea()
+        scroll.setWidget(self.lines)
+        scroll.setWidgetResizable(True)
+        scroll.setStyleSheet("background: white;")
+        box.addWidget(scroll, 1)
+        self._hovered(-1, "")
+
+    @Slot(int, str)
+    def _hovered(self, index: int, side: str) -> None:
+        labels = self.lines.labels
+        if index < 0:
+            self.hover_label.setText("Hover a token to see only its lines.")
+        elif side == "query":
+            self.hover_label.setText(f"Where `{labels[index]}` (position {index + 1}) looks.")
+        else:
+            self.hover_label.setText(f"Which tokens look at `{labels[index]}` (position {index + 1}).")

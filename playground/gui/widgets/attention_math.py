@@ -11,7 +11,7 @@ Imported lazily (pyqtgraph).
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from PySide6.QtCore import QRect, QRectF, Qt, Signal

@@ -10,7 +10,7 @@ Imported lazily (pyqtgraph).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from PySide6.QtCore import Qt
@@ -104,7 +104,7 @@ class EmbeddingView(QWidget):
         for side in ("left", "bottom"):
             self.scatter_plot.getAxis(side).enableAutoSIPrefix(False)
         self.scatters: list[pg.ScatterPlotItem] = []
-        for name, colour in CATEGORIES:
+        for _name, colour in CATEGORIES:
             item = pg.ScatterPlotItem(size=8, pen=pg.mkPen("w", width=0.5), brush=pg.mkBrush(colour),
                                       hoverable=True, hoverSize=12,
                                       tip=lambda x, y, data: f"token {data}")

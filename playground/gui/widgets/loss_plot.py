@@ -10,13 +10,22 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGraphicsItem,
+    QHBoxLayout,
+    QLabel,
+    QVBoxLayout,
+    QWidget,
+)
 
+from playground.core.events import Eval, Step
 from playground.gui.widgets.plots import pyqtgraph
 
 pg = pyqtgraph()
@@ -254,11 +263,11 @@ class LossPlot(QWidget):
     def add_events(self, events: Iterable[Any]) -> None:
         """Append the core trainer's Step / Eval events (others are ignored)."""
         for ev in events:
-            kind = type(ev).__name__
-            if kind == "Step":
-                self._add_step(ev.it, ev.loss, ev.lr, ev.tokens_per_s)
-            elif kind == "Eval":
-                self._add_eval(ev.it, ev.train_loss, ev.val_loss)
+            match ev:
+                case Step(it=it, loss=loss, lr=lr, tokens_per_s=tps):
+                    self._add_step(it, loss, lr, tps)
+                case Eval(it=it, train_loss=train_loss, val_loss=val_loss):
+                    self._add_eval(it, train_loss, val_loss)
         self.schedule()
 
     def schedule(self) -> None:

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from playground.core import checkpoint
 from playground.errors import PlaygroundError
-from playground.gui import workers
+from playground.gui import ui, workers
 
 UNDO_MS = 15_000  # how long the Undo bar stays after a delete
 COLUMNS = ["Run", "Corpus", "Tokenizer", "Size", "Created", "Best val. loss", "Progress", "Disk"]
@@ -46,16 +46,6 @@ COLUMN_TIPS = [
     "Steps done of the planned iterations, and whether the run finished, was stopped or failed",
     "Space used on disk by the run (checkpoints are thinned out to keep this bounded)",
 ]
-ERROR_STYLE = "color: #b00020;"
-
-
-def human_bytes(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
 
 
 def size_label(model: dict) -> str:
@@ -159,10 +149,7 @@ class RunsList(QWidget):
         buttons.addStretch(1)
         buttons.addWidget(refresh)
 
-        self.message = QLabel()
-        self.message.setWordWrap(True)
-        self.message.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.message.hide()
+        self.message = ui.MessageLabel()
 
         # The Undo bar ("snackbar") after a delete.
         self.undo_bar = QFrame()
@@ -290,7 +277,7 @@ class RunsList(QWidget):
             _SortKeyItem(f"{best:.4f}" if isinstance(best, (int, float)) else "—"),
             QTableWidgetItem(progress_label(run) if not self._is_busy(run) else
                              f"{run.step:,}/{info.get('train', {}).get('iters', '?'):,} · training now"),
-            _SortKeyItem(human_bytes(disk)),
+            _SortKeyItem(ui.format_bytes(disk)),
         ]
         cells[3].setToolTip(", ".join(f"{k}={v}" for k, v in model.items()))
         cells[5].setData(Qt.UserRole + 1, best if isinstance(best, (int, float)) else float("inf"))
@@ -342,53 +329,42 @@ class RunsList(QWidget):
         if not self._refreshing and item.column() == 0:
             self.overlayChanged.emit(self.checked_runs())
 
-    def show_message(self, text: str, error: bool = False) -> None:
-        self.message.setStyleSheet(ERROR_STYLE if error else "color: #2b6b2b;")
-        self.message.setText(text)
-        self.message.show()
-
-    def _show_error(self, exc: BaseException) -> None:
-        if isinstance(exc, PlaygroundError):
-            self.show_message(exc.message + (f"\n{exc.hint}" if exc.hint else ""), error=True)
-        else:
-            self.show_message(f"{type(exc).__name__}: {exc}", error=True)
-
     # -- actions (callable from tests without dialogs) ---------------------------------------
     def open_run(self, run: checkpoint.Run) -> None:
         self.state.set_run(run)
         self.runOpened.emit(run)
-        self.show_message(f"Opened {run.name}: the Attention and Generate tabs now use it.")
+        self.message.show_text(f"Opened {run.name}: the Attention and Generate tabs now use it.", ui.OK_TEXT)
 
     def rename_run(self, run: checkpoint.Run, new_name: str) -> checkpoint.Run | None:
         if self._is_busy(run):
-            self.show_message("This run is training. Stop it first, then rename it.", error=True)
+            self.message.show_text("This run is training. Stop it first, then rename it.", ui.ERROR_TEXT)
             return None
         current = self.state.run
         was_current = current is not None and current.path == run.path
         try:
             renamed = checkpoint.Run(run.path).rename(new_name)
         except (PlaygroundError, OSError) as exc:
-            self._show_error(exc if isinstance(exc, PlaygroundError) else
-                             PlaygroundError(f"Could not rename the run: {exc}", None))
+            self.message.show_error(exc if isinstance(exc, PlaygroundError) else
+                                    PlaygroundError(f"Could not rename the run: {exc}", None), ui.ERROR_TEXT)
             return None
         if was_current:
             self.state.set_run(renamed)
         self.refresh()
         self.select(renamed)
-        self.show_message(f"Renamed to {renamed.name}.")
+        self.message.show_text(f"Renamed to {renamed.name}.", ui.OK_TEXT)
         self.runsChanged.emit()
         return renamed
 
     def delete_run(self, run: checkpoint.Run) -> str | None:
         if self._is_busy(run):
-            self.show_message("This run is training. Stop it first, then delete it.", error=True)
+            self.message.show_text("This run is training. Stop it first, then delete it.", ui.ERROR_TEXT)
             return None
         current = self.state.run
         try:
             trash = checkpoint.Run(run.path).delete()
         except (PlaygroundError, OSError) as exc:
-            self._show_error(exc if isinstance(exc, PlaygroundError) else
-                             PlaygroundError(f"Could not delete the run: {exc}", None))
+            self.message.show_error(exc if isinstance(exc, PlaygroundError) else
+                                    PlaygroundError(f"Could not delete the run: {exc}", None), ui.ERROR_TEXT)
             return None
         if current is not None and current.path == run.path:
             self.state.set_run(None)
@@ -396,7 +372,7 @@ class RunsList(QWidget):
         self.undo_label.setText(f"Deleted run {run.name} (moved to the trash).")
         self.undo_bar.show()
         self._undo_timer.start()
-        self.message.hide()
+        self.message.clear_message()
         self.refresh()
         self.runsChanged.emit()
         return self.last_deleted
@@ -408,15 +384,15 @@ class RunsList(QWidget):
         try:
             run = checkpoint.restore(self.last_deleted)
         except (PlaygroundError, OSError) as exc:
-            self._show_error(exc if isinstance(exc, PlaygroundError) else
-                             PlaygroundError(f"Could not restore the run: {exc}", None))
+            self.message.show_error(exc if isinstance(exc, PlaygroundError) else
+                                    PlaygroundError(f"Could not restore the run: {exc}", None), ui.ERROR_TEXT)
             return None
         self.last_deleted = None
         self.undo_bar.hide()
         self._undo_timer.stop()
         self.refresh()
         self.select(run)
-        self.show_message(f"Restored {run.name}.")
+        self.message.show_text(f"Restored {run.name}.", ui.OK_TEXT)
         self.runsChanged.emit()
         return run
 
@@ -424,19 +400,19 @@ class RunsList(QWidget):
         def work(progress, cancel):
             return checkpoint.export_zip(checkpoint.Run(run.path), path)
 
-        self._start_zip(work, lambda p: self.show_message(f"Exported {run.name} to {p}."))
+        self._start_zip(work, lambda p: self.message.show_text(f"Exported {run.name} to {p}.", ui.OK_TEXT))
 
     def import_zip(self, path: str | Path) -> None:
         def done(run):
             self.refresh()
             self.select(run)
-            self.show_message(f"Imported {run.name}.")
+            self.message.show_text(f"Imported {run.name}.", ui.OK_TEXT)
             self.runsChanged.emit()
 
         self._start_zip(lambda progress, cancel: checkpoint.import_zip(path), done)
 
     def _start_zip(self, work, done) -> None:
-        self.show_message("Working…")
+        self.message.show_text("Working…", ui.NOTE)
         self._zip_handle = workers.start(work, parent=self, on_done=self._zip_done(done),
                                          on_error=self._zip_failed, name="run-zip")
         self._update_buttons()
@@ -449,22 +425,22 @@ class RunsList(QWidget):
 
     def _zip_failed(self, exc: BaseException) -> None:
         self._update_buttons()
-        self._show_error(exc if isinstance(exc, PlaygroundError) else
-                         PlaygroundError(f"{type(exc).__name__}: {exc}", None))
+        self.message.show_error(exc if isinstance(exc, PlaygroundError) else
+                                PlaygroundError(f"{type(exc).__name__}: {exc}", None), ui.ERROR_TEXT)
 
     def export_png(self, run: checkpoint.Run, path: str | Path) -> Path:
         from playground.gui.widgets.loss_plot import export_curves_png
 
         vocab = run.info.get("tokenizer", {}).get("vocab_size")
         out = export_curves_png(run.name, run.metrics(), path, vocab_size=vocab)
-        self.show_message(f"Saved the curves of {run.name} to {out}.")
+        self.message.show_text(f"Saved the curves of {run.name} to {out}.", ui.OK_TEXT)
         return out
 
     def export_csv(self, run: checkpoint.Run, path: str | Path) -> Path:
         from playground.gui.widgets.loss_plot import export_curves_csv
 
         out = export_curves_csv(run.metrics(), path)
-        self.show_message(f"Saved the curves of {run.name} to {out}.")
+        self.message.show_text(f"Saved the curves of {run.name} to {out}.", ui.OK_TEXT)
         return out
 
     # -- button handlers (dialogs) -----------------------------------------------------------
@@ -512,7 +488,7 @@ class RunsList(QWidget):
             try:
                 self.export_png(run, path)
             except OSError as exc:
-                self.show_message(f"Could not save the picture: {exc}", error=True)
+                self.message.show_text(f"Could not save the picture: {exc}", ui.ERROR_TEXT)
 
     @Slot()
     def _csv_clicked(self) -> None:
@@ -522,7 +498,7 @@ class RunsList(QWidget):
             try:
                 self.export_csv(run, path)
             except OSError as exc:
-                self.show_message(f"Could not save the table: {exc}", error=True)
+                self.message.show_text(f"Could not save the table: {exc}", ui.ERROR_TEXT)
 
     @Slot()
     def _export_clicked(self) -> None:

@@ -7,11 +7,16 @@ a box shows its position, id and text. ``ids`` is the exact list of ids shown (t
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import QAbstractScrollArea, QToolTip, QWidget
+
+from playground.core.tokenizers import readable
+from playground.errors import TokenizerError
+from playground.gui.ui import error_text
 
 # Pastel fills that stay readable with black text; neighbours always differ.
 PALETTE = [
@@ -20,6 +25,50 @@ PALETTE = [
 UNKNOWN_FILL = "#ff8a8a"
 HIGHLIGHT_PEN = "#d62728"
 MAX_TOKENS = 20_000  # beyond this the view shows the first ones and says so via `truncated`
+
+
+def token_text(tokenizer: Any, token_id: int) -> str:
+    """The raw text of one token for tooltips (bytes that are not valid UTF-8 stay bytes)."""
+    if token_id < 0:  # a character the tokenizer does not know (see tokens_for_view)
+        return ""
+    if hasattr(tokenizer, "token_bytes"):
+        raw = tokenizer.token_bytes(token_id)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return repr(raw)
+    return tokenizer.decode([token_id])
+
+
+def tokens_for_view(tokenizer: Any, text: str) -> tuple[list[int], list[str], set[int], str | None]:
+    """(ids, labels, unknown indexes, error) for showing ``text``.
+
+    Characters a character tokenizer has never seen get a red box with id -1 (encode would
+    refuse the whole text); the word tokenizer's <unk> tokens are marked red.
+    """
+    if tokenizer.kind == "char" and tokenizer.unknown_spans(text):
+        error = None
+        try:
+            tokenizer.encode(text)
+        except TokenizerError as exc:
+            error = error_text(exc, " ")
+        ids, labels, unknown = [], [], set()
+        for i, ch in enumerate(text):
+            token_id = tokenizer.id_of(ch)
+            if token_id is not None:
+                ids.append(token_id)
+                labels.append(tokenizer.token_label(token_id))
+            else:
+                ids.append(-1)
+                labels.append(readable(ch))
+                unknown.add(i)
+        return ids, labels, unknown, error
+    ids = tokenizer.encode(text)
+    labels = [tokenizer.token_label(i) for i in ids]
+    unknown: set[int] = set()
+    if tokenizer.kind == "word":
+        unknown = {i for i, t in enumerate(ids) if t == tokenizer.UNK_ID}
+    return ids, labels, unknown, None
 
 
 class TokenView(QAbstractScrollArea):

@@ -1,7 +1,7 @@
 """`playground bench startup`: seconds from launching a fresh process to a visible window.
 
 Each run starts `python -m playground --smoke` with PLAYGROUND_STARTUP_PROBE set; the app
-prints ``window-shown <epoch seconds>`` once its window has been painted (see app.py) and quits.
+prints ``window-shown <epoch seconds>`` once its window has been painted (see gui/app.py) and quits.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
+from playground.bench import scratch_home
 from playground.errors import PlaygroundError
 
 PROBE_ENV = "PLAYGROUND_STARTUP_PROBE"
@@ -29,8 +29,8 @@ def _one_start(env: dict) -> float:
 
 
 def measure(runs: int = 3) -> dict:
-    with tempfile.TemporaryDirectory(prefix="playground-startup-") as home:
-        env = {**os.environ, PROBE_ENV: "1", "PLAYGROUND_HOME": home}
+    with scratch_home("playground-startup-"):
+        env = {**os.environ, PROBE_ENV: "1"}  # the scratch PLAYGROUND_HOME included
         env.setdefault("QT_QPA_PLATFORM", "offscreen" if not os.environ.get("DISPLAY") else "xcb")
         times = [_one_start(env) for _ in range(max(1, runs))]
     return {

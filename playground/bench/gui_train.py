@@ -13,8 +13,9 @@ from __future__ import annotations
 import os
 import statistics
 import sys
-import tempfile
 import time
+
+from playground.bench import load_average, scratch_home
 
 WARM_STEPS = 10
 TICK_MS = 10
@@ -52,19 +53,11 @@ def measure(iters: int = 300, preset: str = "small", corpus_spec: str = "builtin
     # the headless run must do the same to be the same config. Only effective before torch loads.
     torch_loaded = "torch" in sys.modules
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    old_home = os.environ.get("PLAYGROUND_HOME")
-    with tempfile.TemporaryDirectory(prefix="playground-bench-gui-train-") as home:
-        os.environ["PLAYGROUND_HOME"] = home  # bench runs never show up in the student's list
-        try:
-            result = _measure(iters, preset, corpus_spec, batch_size, eval_interval)
-            result["config"]["omp_wait_policy"] = os.environ.get("OMP_WAIT_POLICY")
-            result["config"]["torch_loaded_before_policy"] = torch_loaded
-            return result
-        finally:
-            if old_home is None:
-                os.environ.pop("PLAYGROUND_HOME", None)
-            else:
-                os.environ["PLAYGROUND_HOME"] = old_home
+    with scratch_home("playground-bench-gui-train-"):  # bench runs never show up in the student's list
+        result = _measure(iters, preset, corpus_spec, batch_size, eval_interval)
+    result["config"]["omp_wait_policy"] = os.environ.get("OMP_WAIT_POLICY")
+    result["config"]["torch_loaded_before_policy"] = torch_loaded
+    return result
 
 
 def _measure(iters: int, preset: str, corpus_spec: str, batch_size: int, eval_interval: int) -> dict:
@@ -72,9 +65,8 @@ def _measure(iters: int, preset: str, corpus_spec: str, batch_size: int, eval_in
     from PySide6.QtWidgets import QApplication
 
     import playground.gui  # noqa: F401 - the PySide6 workarounds
-    from playground.core import checkpoint, train, tokenizers
+    from playground.core import checkpoint, config, tokenizers, train
     from playground.core import corpus as corpus_mod
-    from playground.core import model as model_mod
     from playground.errors import PlaygroundError
     from playground.gui.state import AppState
     from playground.gui.tabs.train_tab import TrainTab
@@ -82,7 +74,7 @@ def _measure(iters: int, preset: str, corpus_spec: str, batch_size: int, eval_in
     app = QApplication.instance() or QApplication(["playground-bench"])
     corpus = corpus_mod.load(corpus_spec)
     tok = tokenizers.train_tokenizer("char", corpus.text)
-    cfg = model_mod.preset(preset, tok.vocab_size)
+    cfg = config.preset(preset, tok.vocab_size)
 
     state = AppState()
     state.set_corpus(corpus)
@@ -185,6 +177,6 @@ def _measure(iters: int, preset: str, corpus_spec: str, batch_size: int, eval_in
                    "context_length": cfg.context_length, "n_layer": cfg.n_layer, "d_model": cfg.d_model,
                    "vocab_size": cfg.vocab_size, "corpus": corpus_spec, "tokenizer": "char",
                    "tick_ms": TICK_MS, "platform": os.environ.get("QT_QPA_PLATFORM")},
-        "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
+        "load_average": load_average(),
         "cpu_count": os.cpu_count(),
     }

@@ -1,7 +1,7 @@
 """`playground bench gui-generate`: how fast generated text reaches the Generate tab.
 
 A Small model (random weights, or briefly trained with ``--train-iters``) with a 65-token
-character vocabulary is saved as a run in a temporary PLAYGROUND_HOME and loaded (cached) by a
+character vocabulary is saved as a run in a scratch PLAYGROUND_HOME and loaded (cached) by a
 Generate tab in an offscreen window. Each repetition presses Generate and measures, in the GUI
 thread:
 
@@ -19,14 +19,17 @@ from __future__ import annotations
 import os
 import statistics
 import string
-import tempfile
 import time
+
+from playground.bench import load_average, scratch_home
 
 FIRST = string.ascii_letters + string.digits + " .\n"  # 65 characters: the vocabulary
 
 
 def _make_run(preset: str, train_iters: int):
-    from playground.core import checkpoint, corpus as corpus_mod, model as model_mod, tokenizers, train
+    from playground.core import checkpoint, config, tokenizers, train
+    from playground.core import corpus as corpus_mod
+    from playground.core import model as model_mod
 
     text = (FIRST * 40 + "\n") * 20
     if train_iters > 0:
@@ -35,8 +38,8 @@ def _make_run(preset: str, train_iters: int):
     else:
         corpus = corpus_mod.from_text(text, "65 characters")
         tok = tokenizers.CharTokenizer.train(text)
-    cfg = model_mod.preset(preset, tok.vocab_size)
-    tcfg = train.TrainConfig(iters=max(1, train_iters), eval_interval=max(1, train_iters), eval_iters=2,
+    cfg = config.preset(preset, tok.vocab_size)
+    tcfg = config.TrainConfig(iters=max(1, train_iters), eval_interval=max(1, train_iters), eval_iters=2,
                              sample_tokens=0, device="cpu", warmup=min(100, max(0, train_iters // 10)))
     run = checkpoint.Run.create(f"bench-{preset}", cfg, tcfg, corpus.record(tcfg.split), tok)
     if train_iters > 0:
@@ -51,16 +54,8 @@ def _make_run(preset: str, train_iters: int):
 
 def measure(runs: int = 5, tokens: int = 200, preset: str = "small", train_iters: int = 0) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    with tempfile.TemporaryDirectory(prefix="playground-bench-gui-") as home:
-        old_home = os.environ.get("PLAYGROUND_HOME")
-        os.environ["PLAYGROUND_HOME"] = home
-        try:
-            return _measure(runs, tokens, preset, train_iters)
-        finally:
-            if old_home is None:
-                os.environ.pop("PLAYGROUND_HOME", None)
-            else:
-                os.environ["PLAYGROUND_HOME"] = old_home
+    with scratch_home("playground-bench-gui-"):
+        return _measure(runs, tokens, preset, train_iters)
 
 
 def _wait(condition, timeout: float = 120.0) -> None:
@@ -80,7 +75,7 @@ def _measure(runs: int, tokens: int, preset: str, train_iters: int) -> dict:
 
     import playground.gui  # noqa: F401 - applies the PySide6 workaround
     from playground.gui.state import AppState
-    from playground.gui.tabs.generate_tab import GenerateTab
+    from playground.gui.tabs.generate import GenerateTab
 
     app = QApplication.instance() or QApplication(["playground-bench"])
     run, cfg = _make_run(preset, train_iters)
@@ -137,6 +132,6 @@ def _measure(runs: int, tokens: int, preset: str, train_iters: int) -> dict:
                    "tokens": tokens, "runs": len(rest), "train_iters": train_iters,
                    "weights": "trained" if train_iters > 0 else "random init",
                    "platform": os.environ.get("QT_QPA_PLATFORM", "")},
-        "load_average": [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None,
+        "load_average": load_average(),
         "cpu_count": os.cpu_count(),
     }

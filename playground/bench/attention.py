@@ -1,6 +1,6 @@
 """`playground bench attention`: how fast the Attention tab redraws and switches checkpoints.
 
-Offscreen, in a temporary PLAYGROUND_HOME: a run of the Small preset (4 layers × 4 heads,
+Offscreen, in a scratch PLAYGROUND_HOME: a run of the Small preset (4 layers × 4 heads,
 d_model 128, context 64) with a few snapshots of random weights (a different seed each, so
 every checkpoint differs), a 64-token text, and the real AttentionTab.
 
@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import os
 import statistics
-import tempfile
 import time
+
+from playground.bench import load_average, scratch_home
 
 
 def _spin(app, condition, timeout: float = 120.0) -> None:
@@ -36,10 +37,10 @@ def _make_run(n_snapshots: int, preset_name: str):
     import torch
 
     from playground.core.checkpoint import Run
+    from playground.core.config import TrainConfig, preset
     from playground.core.corpus import load_builtin
-    from playground.core.model import build_model, preset
+    from playground.core.model import build_model
     from playground.core.tokenizers import train_tokenizer
-    from playground.core.train import TrainConfig
 
     corpus = load_builtin("grammar-lessons")
     tok = train_tokenizer("char", corpus.text)
@@ -53,16 +54,8 @@ def _make_run(n_snapshots: int, preset_name: str):
 
 def measure(repeats: int = 7, tokens: int = 64, preset_name: str = "small") -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    with tempfile.TemporaryDirectory(prefix="playground-bench-attention-") as home:
-        old_home = os.environ.get("PLAYGROUND_HOME")
-        os.environ["PLAYGROUND_HOME"] = home
-        try:
-            return _measure(repeats, tokens, preset_name)
-        finally:
-            if old_home is None:
-                os.environ.pop("PLAYGROUND_HOME", None)
-            else:
-                os.environ["PLAYGROUND_HOME"] = old_home
+    with scratch_home("playground-bench-attention-"):
+        return _measure(repeats, tokens, preset_name)
 
 
 def _measure(repeats: int, tokens: int, preset_name: str) -> dict:
@@ -70,6 +63,7 @@ def _measure(repeats: int, tokens: int, preset_name: str) -> dict:
     from PySide6.QtWidgets import QApplication
 
     import playground.gui  # noqa: F401 - the PySide6 refcount guards
+    from playground.core.model_cache import MODELS
     from playground.gui import workers
     from playground.gui.state import AppState
     from playground.gui.tabs import attention_tab as at
@@ -103,7 +97,7 @@ def _measure(repeats: int, tokens: int, preset_name: str) -> dict:
     # Checkpoints never seen: clear both caches so each switch loads and captures afresh.
     switches = []
     for i in range(repeats):
-        at.MODELS.clear()
+        MODELS.forget()
         tab.captures.clear()
         switches.append(switch_to(i + 1 if i + 1 != tab.slider.value() else i + 2))
     cached = [switch_to(idx) for idx in [1, 2] * ((repeats + 1) // 2)][:repeats]
@@ -121,7 +115,6 @@ def _measure(repeats: int, tokens: int, preset_name: str) -> dict:
     tab.shutdown()
     workers.shutdown()
     tab.close()
-    load = os.getloadavg() if hasattr(os, "getloadavg") else (None, None, None)
     return {
         "grid_redraw_ms": round(statistics.median(redraws), 1),
         "checkpoint_switch_ms": round(statistics.median(switches), 1),
@@ -133,5 +126,5 @@ def _measure(repeats: int, tokens: int, preset_name: str) -> dict:
                    "d_model": cfg.d_model, "tokens": T, "weights": "random (one seed per checkpoint)",
                    "repeats": repeats, "platform": os.environ.get("QT_QPA_PLATFORM"),
                    "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count()},
-        "load_average": [round(x, 2) for x in load] if load[0] is not None else None,
+        "load_average": load_average(),
     }

@@ -1,0 +1,91 @@
+"""Where a model runs and whether it fits there: device choice, free memory, the fit check.
+
+Kept apart from the network (model.py) because these answer questions about the machine.
+The GUI process never calls what touches CUDA here (``pick_device``, ``device_description``,
+``check_fits`` on a GPU): creating a CUDA context costs hundreds of MB and seconds, so the
+training child, or a short child job, asks instead.
+"""
+
+from __future__ import annotations
+
+import psutil
+import torch
+
+from playground.core.config import ModelConfig, memory_problem, param_count, size_words
+from playground.errors import ModelError
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+
+
+def available_memory(device: torch.device | str | None = None) -> int | None:
+    """Free bytes where the model will live (GPU memory for CUDA, RAM otherwise); None if unknown."""
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free)
+    try:
+        return int(psutil.virtual_memory().available)
+    except (OSError, RuntimeError):  # psutil raises these where the OS refuses to say
+        return None
+
+
+def check_fits(cfg: ModelConfig, batch_size: int, device: torch.device | str | None = None) -> None:
+    """Refuse, before anything is allocated, a training setup the machine cannot hold.
+
+    ``device`` None means the one training would pick (pick_device()): GPU memory on CUDA,
+    RAM otherwise.
+    """
+    cfg.validate()
+    device = torch.device(device) if device is not None else pick_device()
+    if batch_size < 1:
+        raise ModelError(f"The batch size must be at least 1 (got {batch_size}).")
+    problem = memory_problem(cfg, batch_size, available_memory(device),
+                             "GPU memory" if device.type == "cuda" else "memory")
+    if problem is not None:
+        raise problem
+
+
+def check_weights_fit(cfg: ModelConfig) -> None:
+    """Refuse a model whose fp32 weights alone would not fit in RAM (before building it)."""
+    free = available_memory("cpu")
+    needed = 4 * param_count(cfg)
+    if free is not None and needed > free:
+        raise ModelError(f"The model's weights alone need {size_words(needed)}, but only {size_words(free)} "
+                         "of memory is free.", hint="Make the model smaller.")
+
+
+def pick_device(prefer: str = "auto") -> torch.device:
+    """CUDA if present, then Apple's MPS, then the CPU; or exactly what was asked for."""
+    prefer = (prefer or "auto").lower()
+    mps = getattr(torch.backends, "mps", None)
+    mps_ok = bool(mps is not None and mps.is_available())
+    if prefer == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if mps_ok:
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(prefer)
+    except RuntimeError as exc:
+        raise ModelError(f"Unknown device {prefer!r}.", hint="Use auto, cpu, cuda or mps.") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ModelError("A CUDA GPU was asked for, but PyTorch sees none on this machine.",
+                         hint="Use device auto or cpu, or install a CUDA build of PyTorch.")
+    if device.type == "mps" and not mps_ok:
+        raise ModelError("Apple's MPS GPU was asked for, but it is not available here.", hint="Use device auto or cpu.")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ModelError(f"Unsupported device {prefer!r}.", hint="Use auto, cpu, cuda or mps.")
+    return device
+
+
+def device_description(device: torch.device | str) -> str:
+    """One line for the status bar: "CPU · 2 threads", "CUDA · NVIDIA H100 · 80 GB"."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        return f"CUDA · {props.name} · {props.total_memory / 2**30:.0f} GB"
+    if device.type == "mps":
+        return "Apple GPU (MPS)"
+    threads = torch.get_num_threads()
+    return f"CPU · {threads} thread{'s' if threads != 1 else ''}"

@@ -1,0 +1,241 @@
+"""The Compare page: the same prompt and seed on two runs (or two checkpoints of one run)."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import Slot
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from playground.core.generation_session import Transcript
+from playground.errors import PlaygroundError
+from playground.gui import ui, workers
+from playground.gui.tabs.generate import jobs
+from playground.gui.tabs.generate.common import (
+    ALT_TIP_ROWS,
+    DEFAULT_PROMPT,
+    ModelLoader,
+    blocks_reading,
+    edit_row,
+    pct,
+    push_button,
+    quoted,
+    unknown_note,
+)
+from playground.gui.tabs.generate.sampling_form import SamplingForm
+from playground.gui.widgets.generated_text import ScaleLegend, ShadedTokenView
+from playground.gui.widgets.run_picker import run_title
+
+SIDES = ("a", "b")
+
+
+class ComparePage(QWidget):
+    def __init__(self, form: SamplingForm, loader: ModelLoader, transcript: Transcript,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.form = form
+        self.loader = loader
+        self.transcript = transcript
+        self.handle: workers.WorkerHandle | None = None
+        self.compare_steps: dict[str, list] = {"a": [], "b": []}
+        self._prompt_tokens: dict[str, tuple[list[int], list[str]]] = {}  # side -> (ids, labels)
+        self._entries: list = []
+        self._build()
+
+    def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        self.compare_prompt = QPlainTextEdit()
+        self.compare_prompt.setPlaceholderText("The prompt both models continue")
+        self.compare_prompt.setToolTip("Both models continue this prompt with the same settings and seed")
+        self.compare_prompt.setPlainText(DEFAULT_PROMPT)
+        self.compare_button = push_button(
+            "Compare", "Generate with both models: same prompt, same settings, same seed", self.compare)
+        self.compare_stop = push_button("Stop", "Stop both", self.stop)
+        self.compare_stop.setEnabled(False)
+        layout.addLayout(edit_row(self.compare_prompt, 3, [self.compare_button, self.compare_stop]))
+        self.compare_error = ui.MessageLabel()
+        layout.addWidget(self.compare_error)
+        columns = QHBoxLayout()
+        self.compare_runs: dict[str, QComboBox] = {}
+        self.compare_ckpts: dict[str, QComboBox] = {}
+        self.compare_views: dict[str, ShadedTokenView] = {}
+        self.compare_stats: dict[str, QLabel] = {}
+        for name in SIDES:
+            box = QGroupBox(f"Model {name.upper()}")
+            bv = QVBoxLayout(box)
+            pick = QHBoxLayout()
+            runs = QComboBox()
+            runs.setMinimumContentsLength(20)
+            runs.setToolTip("The run (trained model) on this side")
+            runs.currentIndexChanged.connect(lambda _i, n=name: self._fill_checkpoints(n))
+            ckpt = QComboBox()
+            ckpt.setToolTip("Which saved weights of the run: the newest, or an earlier checkpoint "
+                            "(compare the model before and after more training)")
+            pick.addWidget(runs, 3)
+            pick.addWidget(ckpt, 2)
+            bv.addLayout(pick)
+            view = ShadedTokenView()
+            view.tip_provider = (lambda index, n=name: self._tip(n, index))
+            bv.addWidget(view, 1)
+            stats = QLabel("")
+            stats.setWordWrap(True)
+            bv.addWidget(stats)
+            columns.addWidget(box, 1)
+            self.compare_runs[name] = runs
+            self.compare_ckpts[name] = ckpt
+            self.compare_views[name] = view
+            self.compare_stats[name] = stats
+        self.compare_views["a"].placeholder = "Pick two runs (or two checkpoints of one run) and press Compare."
+        layout.addLayout(columns, 1)
+        layout.addWidget(ScaleLegend("0%", "100%", "Probability of each chosen token:"))
+
+    @property
+    def running(self) -> bool:
+        return self.handle is not None and self.handle.running
+
+    # ================================================================== choosing the two sides
+    def fill_runs(self, runs: list, current) -> None:
+        """List ``runs`` on both sides, keeping each side's choice (else ``current``)."""
+        for name, combo in self.compare_runs.items():
+            keep = combo.currentData()
+            combo.blockSignals(True)
+            combo.clear()
+            for run in runs:
+                combo.addItem(run_title(run), run)
+            combo.blockSignals(False)
+            want = keep or current
+            for i in range(combo.count()):
+                if combo.itemData(i) == want:
+                    combo.setCurrentIndex(i)
+            self._fill_checkpoints(name)
+
+    def _fill_checkpoints(self, name: str) -> None:
+        combo = self.compare_ckpts[name]
+        run = self.compare_runs[name].currentData()
+        keep = combo.currentData()
+        combo.clear()
+        if run is None:
+            return
+        combo.addItem(f"newest weights (step {run.step})", None)
+        for step, _ in reversed(run.snapshots()):
+            combo.addItem(f"checkpoint at step {step}", step)
+        if name == "b" and keep is None and combo.count() > 2:
+            combo.setCurrentIndex(combo.count() - 1)  # by default B is the earliest checkpoint
+        else:
+            for i in range(combo.count()):
+                if combo.itemData(i) == keep:
+                    combo.setCurrentIndex(i)
+
+    # ================================================================== generating
+    @Slot()
+    def compare(self) -> None:
+        if self.running:
+            return
+        self.compare_error.clear_message()
+        prompt = self.compare_prompt.toPlainText()
+        if not prompt:
+            self.compare_error.show_text("Type a prompt for both models first.")
+            return
+        sides = {n: (self.compare_runs[n].currentData(), self.compare_ckpts[n].currentData()) for n in SIDES}
+        if any(run is None for run, _ in sides.values()):
+            self.compare_error.show_text("Pick a run on both sides.")
+            return
+        try:
+            cfg = self.form.config()
+        except PlaygroundError as exc:
+            self.compare_error.show_error(exc)
+            return
+        self._set_running(True)
+        loaded: dict[str, object] = {}
+
+        def got(name: str, model) -> None:
+            loaded[name] = model
+            if len(loaded) == len(SIDES):
+                self._start(prompt, sides, loaded, cfg)
+
+        def failed(exc: BaseException) -> None:
+            self._set_running(False)
+            self.compare_error.show_error(exc)
+
+        for name, (run, step) in sides.items():
+            self.loader.with_model(run.path, step, lambda m, n=name: got(n, m), failed)
+
+    def _set_running(self, running: bool) -> None:
+        self.compare_button.setEnabled(not running)
+        self.compare_stop.setEnabled(running)
+
+    def _start(self, prompt: str, sides: dict, loaded: dict, cfg) -> None:
+        feeds = {}
+        self.compare_steps = {"a": [], "b": []}
+        self._prompt_tokens = {}
+        for name in SIDES:
+            model = loaded[name]
+            tokenizer = model.tokenizer
+            spans = tokenizer.unknown_spans(prompt)
+            if spans and blocks_reading(tokenizer):
+                self._set_running(False)
+                self.compare_error.show_text(
+                    f"Model {name.upper()} cannot read the prompt. {unknown_note(tokenizer, prompt, spans)}")
+                return
+            ids = list(tokenizer.encode(prompt))
+            self._prompt_tokens[name] = (ids, [tokenizer.token_label(i) for i in ids])
+            feeds[name] = (model, ids[-model.model.config.context_length:])
+        self._entries = [
+            self.transcript.add(f"Compare, model {name.upper()}", run.name,
+                                "newest weights" if step is None else f"step {step}", cfg, prompt)
+            for name, (run, step) in sides.items()]
+        self._refresh()
+        self.handle = workers.start(
+            jobs.compare_job(feeds, cfg), parent=self, on_items=self._items,
+            on_done=self._done, on_error=self._failed, name="compare")
+
+    def _items(self, batch: list) -> None:
+        for name, step in batch:
+            self.compare_steps[name].append(step)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        for name, view in self.compare_views.items():
+            ids, labels = self._prompt_tokens.get(name, ([], []))
+            steps = self.compare_steps[name]
+            view.set_shaded(ids + [s.id for s in steps], labels + [s.label for s in steps],
+                            [None] * len(ids) + [s.prob for s in steps],
+                            resets={len(ids) + k for k, s in enumerate(steps) if s.window_reset})
+            if steps:
+                mean_p = sum(s.prob for s in steps) / len(steps)
+                self.compare_stats[name].setText(
+                    f"{len(steps)} tokens · average probability of the chosen tokens {pct(mean_p)}")
+            else:
+                self.compare_stats[name].setText("")
+
+    def _done(self, _result) -> None:
+        self._set_running(False)
+        for entry, name in zip(self._entries, SIDES, strict=True):
+            entry.output = "".join(s.text for s in self.compare_steps[name])
+
+    def _failed(self, exc: BaseException) -> None:
+        self._done(None)
+        self.compare_error.show_error(exc)
+
+    def _tip(self, name: str, index: int) -> str:
+        ids, labels = self._prompt_tokens.get(name, ([], []))
+        if index < len(ids):
+            return f"<b>{html.escape(quoted(labels[index]))}</b> — prompt token (id {ids[index]})"
+        step = self.compare_steps[name][index - len(ids)]
+        rows = "".join(f"<tr><td>{html.escape(quoted(lab))}</td><td align='right'>{pct(pr)}</td></tr>"
+                       for _, lab, pr, _ in step.alternatives[:ALT_TIP_ROWS])
+        return (f"<b>{html.escape(quoted(step.label))}</b> (id {step.id}) drawn with probability "
+                f"<b>{pct(step.prob)}</b><br>Top alternatives (the model's probability):<table>{rows}</table>")
+
+    @Slot()
+    def stop(self) -> None:
+        if self.running:
+            self.handle.cancel()

@@ -1,0 +1,140 @@
+"""The Train tab's settings form: iterations, batch, learning rate, warmup, evaluation, seed.
+
+    form = TrainSettings()
+    form.apply_defaults(model_cfg)      # config.training_defaults: the same rule as the CLI's
+    tcfg = form.train_config(split)     # TrainingError (message + hint) for a bad value
+    form.mark("lr")                     # point at the setting a failed run says to change
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+)
+
+from playground.core import config
+from playground.errors import TrainingError
+from playground.gui import ui
+
+LR_CHOICES = ["1e-2", "3e-3", "1e-3", "6e-4", "3e-4", "1e-4"]
+
+
+def _spin(lo: int, hi: int, value: int, tip: str, step: int = 1) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(lo, hi)
+    box.setValue(value)
+    box.setSingleStep(step)
+    box.setGroupSeparatorShown(True)
+    box.setToolTip(tip)
+    return box
+
+
+class TrainSettings(QGroupBox):
+    """The hyperparameters of a new run. ``defaults_button`` is wired by the tab (it knows the model)."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__("Training settings", parent)
+        form = QFormLayout(self)
+        self.iters_box = _spin(1, 10_000_000, 2000, "Iterations: how many update steps to take. Each "
+                               "step shows the model one batch, measures its loss and nudges every "
+                               "weight to lower it. More steps = more learning (and more time).", 100)
+        self.batch_box = _spin(1, 4096, 12, "Batch size: how many text windows the model sees per step. "
+                               "Bigger batches give a steadier loss but need more memory and time per step.")
+        self.lr_box = QComboBox()
+        self.lr_box.setEditable(True)
+        self.lr_box.addItems(LR_CHOICES)
+        self.lr_box.setCurrentText("1e-3")
+        self.lr_box.setToolTip("Learning rate: how big each update step is. Too small learns slowly; "
+                               "too big makes the loss jump around or explode (NaN). 1e-3 = 0.001.")
+        self.warmup_box = _spin(0, 1_000_000, 100, "Warmup: for this many first steps the learning rate "
+                                "grows from almost 0 to its full value, so the random starting weights "
+                                "are not shaken too hard.", 10)
+        self.eval_box = _spin(1, 1_000_000, 250, "Evaluation interval: every this many steps, measure the "
+                              "loss on training and on validation text (text the model never trains on), "
+                              "save a checkpoint and write a sample.", 10)
+        self.seed_box = _spin(0, 2_000_000_000, 1337, "Seed: the starting point of the random numbers "
+                              "(initial weights, batches). Same seed and settings = the same training.")
+        self.compile_box = QCheckBox("Compile the model (faster steps)")
+        self.compile_box.setToolTip("Let PyTorch compile the model into fused code (torch.compile): each "
+                                    "step then runs about 10% faster on a CPU and more on a GPU, but "
+                                    "training starts 5-60 s later while it compiles. Worth it for long "
+                                    "runs; if compiling is not possible here, training goes on without it.")
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("automatic (corpus-size-date)")
+        self.name_edit.setToolTip("A name for this run, so you can find it in the runs list later")
+        form.addRow("Iterations:", self.iters_box)
+        form.addRow("Batch size:", self.batch_box)
+        form.addRow("Learning rate:", self.lr_box)
+        form.addRow("Warmup steps:", self.warmup_box)
+        form.addRow("Evaluate every:", self.eval_box)
+        form.addRow("Seed:", self.seed_box)
+        form.addRow("Run name:", self.name_edit)
+        form.addRow(self.compile_box)
+        self.defaults_button = QPushButton("Sensible defaults for this size")
+        self.defaults_button.setToolTip("Fill in settings that suit the chosen model's size "
+                                        "(learning rate, batch, warmup, steps)")
+        form.addRow(self.defaults_button)
+        self.defaults_note = QLabel()
+        self.defaults_note.setWordWrap(True)
+        self.defaults_note.setStyleSheet(ui.NOTE)
+        self.defaults_note.hide()
+        form.addRow(self.defaults_note)
+        # The boxes a value of TrainConfig comes from; Finished.suggest names one of these keys.
+        self.boxes = {"iters": self.iters_box, "batch_size": self.batch_box, "lr": self.lr_box,
+                      "warmup": self.warmup_box, "eval_interval": self.eval_box, "seed": self.seed_box}
+        self.marked: str | None = None
+
+    @property
+    def run_name(self) -> str | None:
+        return self.name_edit.text().strip() or None
+
+    def train_config(self, split: float) -> config.TrainConfig:
+        """The TrainConfig from the form; TrainingError (message + hint) when a value is bad."""
+        text = self.lr_box.currentText().strip()
+        try:
+            lr = float(text)
+        except ValueError:
+            raise TrainingError(f"The learning rate '{text}' is not a number.",
+                                "Write it like 1e-3 (= 0.001) or 0.0003.") from None
+        min_lr = lr / 10  # the cosine decays to a tenth, as in nanoGPT
+        cfg = config.TrainConfig(iters=self.iters_box.value(), batch_size=self.batch_box.value(), lr=lr,
+                                 min_lr=min_lr, warmup=self.warmup_box.value(),
+                                 eval_interval=self.eval_box.value(), seed=self.seed_box.value(),
+                                 split=split, compile=self.compile_box.isChecked())
+        cfg.validate()
+        return cfg
+
+    def set_values(self, **values: Any) -> None:
+        for key, value in values.items():
+            if key == "lr":
+                self.lr_box.setCurrentText(f"{value:g}")
+            else:
+                self.boxes[key].setValue(int(value))
+
+    def apply_defaults(self, model_cfg: config.ModelConfig) -> None:
+        """Fill in config.training_defaults for this model (the CLI's rule too) and say why."""
+        values, why = config.training_defaults(model_cfg)
+        self.set_values(**values)
+        self.defaults_note.setText(why)
+        self.defaults_note.show()
+
+    def set_editable(self, editable: bool) -> None:
+        for w in (*self.boxes.values(), self.name_edit, self.compile_box, self.defaults_button):
+            w.setEnabled(editable)
+
+    def mark(self, key: str | None) -> None:
+        """Outline the setting a failed run says to change (None: no outline)."""
+        if self.marked in self.boxes:
+            self.boxes[self.marked].setStyleSheet("")
+        self.marked = key if key in self.boxes else None
+        if self.marked is not None:
+            self.boxes[self.marked].setStyleSheet("border: 2px solid #d08a00;")
