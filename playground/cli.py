@@ -1,12 +1,14 @@
 """Command line: `playground` opens the window; subcommands drive the same core without Qt.
 
 Errors a user can fix print as at most three lines on stderr (message, hint) and exit 2;
-argparse usage errors follow the same rule. Nothing here prints a traceback.
+argparse usage errors follow the same rule. Nothing here prints a traceback. Ctrl+C ends a
+command with 130, the exit code of an interrupted program, however often it is pressed.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -16,9 +18,10 @@ import traceback
 from collections.abc import Sequence
 
 from playground import __version__
-from playground.errors import PlaygroundError
+from playground.errors import CheckpointError, PlaygroundError
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a program stopped by Ctrl+C
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,6 +57,8 @@ def _add_model_args(p: argparse.ArgumentParser, *, with_preset: bool = True) -> 
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from playground.bench import measure  # torch-free: its options are declared there
+
     p = _Parser(prog="playground",
                 description="LLM Playground: train a small GPT on your own text and look inside it. "
                             "With no command, the desktop app opens.")
@@ -87,7 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     t.add_argument("--compile", action="store_true", help="use torch.compile when it works")
     t.add_argument("--name", help="name of the run (default: corpus-size-date)")
-    t.add_argument("--resume", metavar="RUN", help="continue a stopped run (name, path or 'latest')")
+    again = t.add_mutually_exclusive_group()
+    again.add_argument("--resume", metavar="RUN", help="continue a stopped run (name, path or 'latest')")
+    again.add_argument("--restart", metavar="RUN",
+                       help="start a run again from step 0 with its own settings and text (e.g. one that "
+                            "stopped before its first checkpoint); refused when it has trained steps saved, "
+                            "unless --force")
+    t.add_argument("--force", action="store_true",
+                   help="with --restart: throw away the run's saved steps and start it again")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
 
@@ -152,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="train briefly on builtin:python-docs first (default 0: random weights)")
     bgg.add_argument("--json", action="store_true")
     bgg.set_defaults(func=cmd_bench_gui_generate)
+    bm = bsub.add_parser("measure", help="Model tab's Measure vs the in-app training that follows (offscreen)")
+    measure.add_arguments(bm)  # --preset --corpus --batch --steps --json
+    bm.set_defaults(func=cmd_bench_measure)
     return p
 
 
@@ -213,6 +228,10 @@ def _training_defaults_help() -> str:
                      f"--lr {values['lr']:<7g} --warmup {values['warmup']:<4} "
                      f"--eval-interval {values['eval_interval']}")
     lines.append("the learning rate decays to a tenth of --lr by the last step")
+    lines.append("")
+    lines.append("Ctrl+C stops after the current step and saves a checkpoint (exit code 130); a second "
+                 "Ctrl+C stops at once,\nkeeping the last checkpoint. A run whose training never saved "
+                 "anything is not kept.")
     return "\n".join(lines)
 
 
@@ -230,16 +249,54 @@ def _model_config(args, vocab_size: int, default_preset: str = "tiny"):
     return config.configure(args.preset or default_preset, vocab_size, **model_overrides(args))
 
 
-def _stop_on_ctrl_c(stop: threading.Event) -> None:
-    """First Ctrl+C asks the trainer to stop cleanly (and save); a second one aborts."""
+class _CtrlC:
+    """Ctrl+C during a training: the first press asks the trainer to stop after this step and
+    save; a second one aborts at once. Either way the command exits with 130.
 
-    def handler(signum, frame):
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        sys.stderr.write("\nstopping after this step and saving a checkpoint (Ctrl+C again to abort)\n")
+    The abort is a KeyboardInterrupt while the training runs, so unwinding removes temporary
+    files, marks the run stopped and releases its lock (every checkpoint write is atomic, so
+    the last one stays intact). Once the training is over there is nothing left to save and a
+    press ends the process at once: a KeyboardInterrupt there could surface in an atexit
+    callback or, after Python has reset its handlers, kill the process with -2 instead of 130.
+    """
 
-    signal.signal(signal.SIGINT, handler)
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.presses = 0
+        self.training = True
+
+    def install(self) -> None:
+        signal.signal(signal.SIGINT, self)
+
+    def __call__(self, signum, frame) -> None:
+        self.presses += 1
+        if not self.training:
+            _exit_now()
+        if self.presses == 1:
+            self.stop.set()
+            sys.stderr.write("\nstopping after this step and saving a checkpoint (Ctrl+C again to abort)\n")
+            return
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # one abort: further presses change nothing
+        raise KeyboardInterrupt
+
+    def training_over(self) -> None:
+        self.training = False
+
+    def exit_code(self, code: int) -> int:
+        """``code``, or 130 once Ctrl+C was pressed; from here on Ctrl+C is ignored."""
+        if not self.presses:
+            return code
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return EXIT_INTERRUPTED
+
+
+def _exit_now() -> None:
+    """End the process with 130 without unwinding (nothing is left to save)."""
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.write("\ninterrupted\n")
+        sys.stderr.flush()
+    os._exit(EXIT_INTERRUPTED)
 
 
 # ----------------------------------------------------------------------------- commands
@@ -268,29 +325,41 @@ def cmd_download(args) -> int:
 def cmd_train(args) -> int:
     from playground.core import checkpoint, run_lock
 
-    lock = None
-    if args.resume:
-        # One run, one writer: refuse a second trainer at once, before torch or the corpus loads.
-        run = checkpoint.Run.open(args.resume)
-        lock = run_lock.acquire(run.path, run.name)
-    try:
-        return _train(args, run if args.resume else None)
-    finally:
-        if lock is not None:
-            lock.release()
+    if args.force and not args.restart:
+        raise PlaygroundError("--force only goes with --restart.", "playground train --restart RUN --force")
+    existing = args.resume or args.restart
+    if not existing:
+        return _train(args, None)
+    # One run, one writer: refuse a second trainer at once, before torch or the corpus loads.
+    run = checkpoint.Run.open(existing)
+    with run_lock.acquire(run.path, run.name):
+        if args.resume and not run.has_latest():
+            raise CheckpointError(
+                f"Run '{run.name}' has no checkpoint to resume from: its training ended before the first save.",
+                f"start it again from the beginning: playground train --restart {run.name}")
+        if args.restart:
+            saved = run.saved_step()
+            if saved > 0 and not args.force:
+                raise CheckpointError(
+                    f"Run '{run.name}' has {saved} trained steps saved; --restart would throw them away.",
+                    f"continue it with: playground train --resume {run.name} (or add --force to start "
+                    "it again from step 0)")
+        return _train(args, run)
 
 
-def _train(args, resumed) -> int:
-    from playground.core import checkpoint, config, devices, events, tokenizers, train
+def _train(args, existing) -> int:
+    from playground.core import checkpoint, config, devices, tokenizers, train
     from playground.core import corpus as corpus_mod
 
     stop = threading.Event()
-    if resumed is not None:
-        run = resumed
-        corpus = corpus_mod.verify_record(run.info["corpus"])
+    if existing is not None:
+        run = existing
+        corpus = corpus_mod.verify_record(run.info["corpus"])  # before a restart wipes anything
+        if args.restart:
+            run.reset()
         if args.iters is not None:
             run.update(train={**run.info["train"], "iters": args.iters})
-        trainer = train.Trainer(run, corpus, stop=stop, resume=True)
+        trainer = train.Trainer(run, corpus, stop=stop, resume=bool(args.resume))
     else:
         corpus = _load_corpus(args.corpus, quiet=args.quiet)
         if corpus.note:  # e.g. "not UTF-8: read as latin-1", as the app's Corpus tab says it
@@ -308,13 +377,45 @@ def _train(args, resumed) -> int:
         devices.check_fits(cfg, tcfg.batch_size)
         run = checkpoint.Run.create(args.name, cfg, tcfg, corpus.record(tcfg.split), tok)
         trainer = train.Trainer(run, corpus, stop=stop)
-    _stop_on_ctrl_c(stop)
+    ctrl_c = _CtrlC(stop)
+    ctrl_c.install()
+    try:
+        finished = _drive(trainer, run, args)
+    except BaseException as exc:
+        # A run this command made that never saved weights (refused before its first step: a text
+        # too small, a model too large...) is removed, so it cannot become `--run latest`.
+        kept = existing is not None or not run.discard_unstarted()
+        if isinstance(exc, KeyboardInterrupt):
+            sys.stderr.write("\ninterrupted" + (f"; the last checkpoint is kept: playground train --resume "
+                                                 f"{run.name}\n" if kept and run.has_latest() else "\n"))
+            return EXIT_INTERRUPTED
+        raise
+    finally:
+        ctrl_c.training_over()
+    if finished is not None and finished.reason not in ("done", "stopped"):
+        kept = existing is not None or not run.discard_unstarted()
+        raise PlaygroundError(finished.message or f"Training stopped ({finished.reason}).",
+                              f"the last good checkpoint is in {run.path}" if kept and run.has_latest()
+                              else "nothing was saved, so the run was not kept")
+    print(f"{run.name}: stopped at step {finished.it}; resume with: playground train --resume {run.name}"
+          if finished and finished.reason == "stopped" else f"run saved: {run.path}")
+    return ctrl_c.exit_code(0)
+
+
+def _drive(trainer, run, args):
+    """Show the trainer's events on the progress bar; returns its Finished event (or None)."""
+    from playground.core import events
+
     total = run.train_config.iters
     finished = None
-    with _progress_bar(total, "training", enabled=not args.quiet, unit="step",
-                       initial=min(run.step, total) if args.resume else 0) as bar:
-        _say(bar, f"run {run.name}: {run.path}")
-        for ev in trainer.run():
+    # closing(): on Ctrl+C the stream is closed at once, and the trainer marks the run stopped.
+    with contextlib.closing(trainer.run()) as stream, contextlib.ExitStack() as stack:
+        bar = None
+        for ev in stream:
+            if bar is None:  # the trainer got past its checks: a refusal before this shows no bar
+                bar = stack.enter_context(_progress_bar(total, "training", enabled=not args.quiet, unit="step",
+                                                        initial=min(run.step, total) if args.resume else 0))
+                _say(bar, f"run {run.name}: {run.path}")
             match ev:
                 case events.Step():
                     bar.set_postfix_str(f"loss {ev.loss:.3f}, {ev.tokens_per_s:,.0f} tok/s", refresh=False)
@@ -327,13 +428,7 @@ def _train(args, resumed) -> int:
                     _say(bar, f"note: {ev.message}")
                 case events.Finished():
                     finished = ev
-    if finished is not None and finished.reason not in ("done", "stopped"):
-        raise PlaygroundError(finished.message or f"Training stopped ({finished.reason}).",
-                              f"the last good checkpoint is in {run.path}")
-    print(f"{run.name}: {'stopped' if finished and finished.reason == 'stopped' else 'finished'} "
-          f"at step {finished.it if finished else '?'}; resume with: playground train --resume {run.name}"
-          if finished and finished.reason == "stopped" else f"run saved: {run.path}")
-    return 0
+    return finished
 
 
 def cmd_generate(args) -> int:
@@ -344,8 +439,17 @@ def cmd_generate(args) -> int:
     cfg = config.SamplingConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                                   greedy=args.greedy, seed=args.seed, max_new_tokens=args.tokens,
                                   stop_text=args.stop)
+    from playground.core.generation_session import long_prompt_note
+
+    try:
+        n_prompt = len(run.tokenizer.encode(args.prompt))
+    except PlaygroundError:
+        n_prompt = 0  # stream_tokens reports an unreadable prompt itself, with a hint
+    note = long_prompt_note(n_prompt, model.config.context_length)
+    if note:  # the same words as the app's Generate tab
+        sys.stderr.write(f"note: {note}\n")
     sys.stdout.write(args.prompt)
-    noted = False
+    noted = bool(note)
     for step in generate.stream_tokens(model, run.tokenizer, args.prompt, cfg):
         if step.window_reset and not noted:
             noted = True
@@ -358,6 +462,13 @@ def cmd_generate(args) -> int:
 
 # Shape placeholder for `bench train`: the tokenizer trained there sets the real vocabulary size.
 _BENCH_VOCAB = 65
+
+
+def cmd_bench_measure(args) -> int:
+    from playground.bench import measure
+
+    print(json.dumps(measure.measure(args.preset, args.corpus, args.batch, args.steps)))
+    return 0
 
 
 def cmd_bench_train(args) -> int:
@@ -435,8 +546,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_error(exc.message, exc.hint)
         return EXIT_USAGE
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second press must not interrupt the goodbye
         sys.stderr.write("interrupted\n")
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. `playground generate | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -46,6 +46,74 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[k]
 
 
+class LatenessTimer:
+    """A precise QTimer every TICK_MS that records how late each tick fires (ms): the event
+    loop's responsiveness. Ticks count only while ``counting()`` is true."""
+
+    def __init__(self, counting=lambda: True) -> None:
+        from PySide6.QtCore import Qt, QTimer
+
+        self.late: list[float] = []
+        self._counting = counting
+        self._last = 0.0
+        self._timer = QTimer()
+        self._timer.setTimerType(Qt.PreciseTimer)
+        self._timer.setInterval(TICK_MS)
+        self._timer.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        if self._last and self._counting():
+            self.late.append(max(0.0, (now - self._last) * 1000 - TICK_MS))
+        self._last = now
+
+    def start(self) -> None:
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+
+def wait_until(condition, timeout_s: float | None = None) -> None:
+    """Run the event loop until ``condition()`` holds (checked every 50 ms)."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    from playground.errors import PlaygroundError
+
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    loop = QEventLoop()
+    check = QTimer()
+    check.setInterval(50)
+    check.timeout.connect(lambda: loop.quit() if condition() or (deadline and time.monotonic() > deadline)
+                          else None)
+    check.start()
+    loop.exec()
+    check.stop()
+    if not condition():
+        raise PlaygroundError(f"The benchmark gave up waiting after {timeout_s:.0f} s.")
+
+
+def wait_until_idle(tab) -> None:
+    """Run the event loop until the Train tab's training (started by the caller) has ended."""
+    wait_until(lambda: tab.job is None and tab.phase == "idle")
+
+
+def close_tabs(app, *tabs) -> None:
+    for tab in tabs:
+        tab.shutdown()
+        tab.close()
+        tab.deleteLater()
+    app.processEvents()
+
+
+def require_done(tab, finished) -> None:
+    """Raise (with the tab's own message) unless the training ended with "done"."""
+    from playground.errors import PlaygroundError
+
+    if finished is None or finished.reason != "done":
+        raise PlaygroundError(f"Training in the Train tab did not finish: {tab.message_label.text()}")
+
+
 def measure(iters: int = 300, preset: str = "small", corpus_spec: str = "builtin:python-docs",
             batch_size: int = 12, eval_interval: int = 100) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -61,7 +129,7 @@ def measure(iters: int = 300, preset: str = "small", corpus_spec: str = "builtin
 
 
 def _measure(iters: int, preset: str, corpus_spec: str, batch_size: int, eval_interval: int) -> dict:
-    from PySide6.QtCore import QEventLoop, Qt, QTimer
+    from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
     import playground.gui  # noqa: F401 - the PySide6 workarounds
@@ -86,65 +154,31 @@ def _measure(iters: int, preset: str, corpus_spec: str, batch_size: int, eval_in
     tab.set_train_values(iters=iters, batch_size=batch_size, warmup=min(100, iters // 10),
                          eval_interval=eval_interval, seed=1337)
 
-    lateness: list[float] = []
-    last = [0.0]
-
-    def tick() -> None:
-        now = time.perf_counter()
-        if tab.phase == "training" and tab.current_step > 0 and last[0]:
-            lateness.append(max(0.0, (now - last[0]) * 1000 - TICK_MS))
-        last[0] = now
-
-    timer = QTimer()
-    timer.setTimerType(Qt.PreciseTimer)
-    timer.setInterval(TICK_MS)
-    timer.timeout.connect(tick)
-    timer.start()
+    lateness = LatenessTimer(lambda: tab.phase == "training" and tab.current_step > 0)
+    lateness.start()
 
     # Baseline: the same timer with nothing training (what the machine's load alone causes).
-    idle: list[float] = []
-    idle_last = [0.0]
+    idle = LatenessTimer()
+    idle.start()
+    pause = QEventLoop()
+    QTimer.singleShot(IDLE_S * 1000, pause.quit)
+    pause.exec()
+    idle.stop()
 
-    def idle_tick() -> None:
-        now = time.perf_counter()
-        if idle_last[0]:
-            idle.append(max(0.0, (now - idle_last[0]) * 1000 - TICK_MS))
-        idle_last[0] = now
-
-    idle_timer = QTimer()
-    idle_timer.setTimerType(Qt.PreciseTimer)
-    idle_timer.setInterval(TICK_MS)
-    idle_timer.timeout.connect(idle_tick)
-    idle_loop = QEventLoop()
-    QTimer.singleShot(IDLE_S * 1000, idle_loop.quit)
-    idle_timer.start()
-    idle_loop.exec()
-    idle_timer.stop()
-
-    loop = QEventLoop()
-    check = QTimer()
-    check.setInterval(50)
-    check.timeout.connect(lambda: loop.quit() if tab.job is None and tab.phase == "idle" else None)
     t0 = time.perf_counter()
     run = tab.start_training()
     if run is None:
         raise PlaygroundError(f"The benchmark could not start training: {tab.message_label.text()}")
     redraws0 = tab.loss_plot.redraws
-    check.start()
     cpu0, wall0 = time.thread_time(), time.perf_counter()  # the GUI thread's own CPU use
-    loop.exec()
+    wait_until_idle(tab)
     gui_cpu_share = (time.thread_time() - cpu0) / max(1e-9, time.perf_counter() - wall0)
     wall_gui = time.perf_counter() - t0
-    timer.stop()
-    check.stop()
+    lateness.stop()
     finished = tab.finished_event
     redraws = tab.loss_plot.redraws - redraws0
-    tab.shutdown()
-    tab.close()
-    tab.deleteLater()
-    app.processEvents()
-    if finished is None or finished.reason != "done":
-        raise PlaygroundError(f"Training in the GUI did not finish: {tab.message_label.text()}")
+    close_tabs(app, tab)
+    require_done(tab, finished)
     gui_rows = checkpoint.Run(run.path).metrics()
     tokens_per_step = batch_size * cfg.context_length
     gui_tps = median_tokens_per_s(gui_rows, tokens_per_step)
@@ -164,11 +198,11 @@ def _measure(iters: int, preset: str, corpus_spec: str, batch_size: int, eval_in
         "tokens_per_s_gui": round(gui_tps, 1),
         "tokens_per_s_headless": round(head_tps, 1),
         "gui_over_headless": round(gui_tps / head_tps, 3) if head_tps else None,
-        "lateness_p99_ms": round(_percentile(lateness, 99), 2),
-        "lateness_p50_ms": round(_percentile(lateness, 50), 2),
-        "lateness_max_ms": round(max(lateness), 2) if lateness else None,
-        "timer_ticks": len(lateness),
-        "idle_lateness_p99_ms": round(_percentile(idle, 99), 2),
+        "lateness_p99_ms": round(_percentile(lateness.late, 99), 2),
+        "lateness_p50_ms": round(_percentile(lateness.late, 50), 2),
+        "lateness_max_ms": round(max(lateness.late), 2) if lateness.late else None,
+        "timer_ticks": len(lateness.late),
+        "idle_lateness_p99_ms": round(_percentile(idle.late, 99), 2),
         "gui_thread_cpu_share": round(gui_cpu_share, 3),
         "plot_redraws_per_s": round(redraws / train_s, 1),
         "seconds_gui": round(wall_gui, 2),

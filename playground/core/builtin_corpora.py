@@ -69,26 +69,32 @@ def _python_docs() -> str:
 # --------------------------------------------------------------------------- copy-lessons
 
 _COPY_ALPHABET = "abcdefghijklmnopqrstuvwxyz"
+_COPIES = 3  # each line: a segment of letters, then two exact copies of it
 
 
-def _copy_lessons(n_lines: int = 9000, seed: int = 1) -> str:
-    # Each line is a segment of letters written twice ("qzkvbn|qzkvbn"). The letters follow a
-    # fixed order-2 chain (each pair of letters allows only 3 next letters), so from the very
-    # first steps it pays to look at the previous token: that grows a previous-token head. In
-    # the second copy every letter is predicted exactly by finding the earlier occurrence of
-    # the current letter and copying what came after it: an induction head built on top.
-    # Measured with the Tiny preset: a previous-token head (0.86) and two induction heads
-    # (~0.5) after 750 steps; plain uniform letters grew neither within 3000 steps.
+def _copy_lessons(n_lines: int = 6000, seed: int = 1) -> str:
+    # Each line is a segment of letters written three times ("qzkvbn|qzkvbn|qzkvbn"). The letters
+    # follow a fixed order-2 chain (each pair of letters allows only 2 next letters), so it pays to
+    # look at the previous token: that grows a previous-token head. In the copies every letter is
+    # predicted exactly by finding the earlier occurrence of the current letter and copying what
+    # came after it: an induction head built on top. Two copies rather than one: twice the reward
+    # for copying, and a random excerpt of the validation text is then mostly copies, so the head
+    # that copies is labelled "induction" on nearly every excerpt.
+    # Measured at the app's defaults (Tiny, char tokens, config.training_defaults: 2,000 steps,
+    # batch 16, lr 3e-3), tests/core/test_builtin_promises.py: both labels on 20 of 20 excerpts
+    # (previous token 0.67, induction 0.57). The old text (one copy, 3 next letters per pair)
+    # grew a previous-token head but no induction head (best 0.25) in 2,000 steps at lr 1e-3;
+    # at lr 1e-3 this one gets both on only 13 of 30 excerpts.
     rng = random.Random(seed)
     letters = _COPY_ALPHABET
-    follows = {(a, b): rng.sample(letters, 3) for a in letters for b in letters}
+    follows = {(a, b): rng.sample(letters, 2) for a in letters for b in letters}
     lines = []
     for _ in range(n_lines):
+        length = rng.randint(8, 20)
         segment = rng.choices(letters, k=2)
-        for _ in range(rng.randint(6, 18)):
+        while len(segment) < length:
             segment.append(rng.choice(follows[(segment[-2], segment[-1])]))
-        text = "".join(segment)
-        lines.append(f"{text}|{text}")
+        lines.append("|".join(["".join(segment)] * _COPIES))
     return "\n".join(lines) + "\n"
 
 
@@ -196,19 +202,21 @@ BUILTINS: dict[str, BuiltinCorpus] = {
             title="Grammar lessons",
             description="Short sentences from a tiny grammar of names, animals, things and verbs "
             "that agree with their subject.",
-            look_for="Watch the samples learn agreement: 'the cats chase' but 'the cat chases', "
-            "even across 'that' clauses. In the Attention tab, find a head where the verb looks "
-            "back at its subject noun rather than at the nearest word.",
+            look_for="At the default settings (Tiny model, 2,000 steps) the validation loss falls below "
+            "0.6 and verbs agree with their subject: on the Generate tab, Score 'The cats chase the "
+            "ball.' and 'The cats chases the ball.': for at least 95% of nouns and verbs the wrong form "
+            "is the more surprising. Across 'that' clauses a Tiny model still often misses.",
             make=_grammar_lessons,
         ),
         BuiltinCorpus(
             name="copy-lessons",
             title="Copy lessons",
-            description="Lines of letters written twice ('qzkvbn|qzkvbn'): the first copy is "
-            "only partly predictable, the second copy exactly, by looking back.",
-            look_for="In the Attention tab, look for a previous-token head in the first layer (a "
-            "bright line just below the diagonal) and an induction head in the second: in a repeat, "
-            "each letter looks at the letter just after its earlier occurrence.",
+            description="Lines of letters written three times ('qzkvbn|qzkvbn|qzkvbn'): the first "
+            "time only partly predictable, the copies exactly, by looking back.",
+            look_for="At the default settings (Tiny model, 2,000 steps), take random validation "
+            "excerpts in the Attention tab: on 9 in 10 of them a first-layer head is labelled 'previous "
+            "token' (a bright line just below the diagonal) and a second-layer head 'induction' (in a "
+            "copy, each letter looks at the letter after its earlier occurrence).",
             make=_copy_lessons,
         ),
         BuiltinCorpus(
@@ -216,8 +224,10 @@ BUILTINS: dict[str, BuiltinCorpus] = {
             title="Python docs",
             description="The English prose of the Python language reference that ships with "
             "Python itself (pydoc_data.topics), with the code examples removed.",
-            look_for="Real English with a technical flavour: watch the samples go from random "
-            "letters to words, then to phrases like 'the expression is evaluated'.",
+            look_for="Real English with a technical flavour. At the default settings (Tiny model, "
+            "2,000 steps) the validation loss falls below 1.45 and the samples go from random letters "
+            "to words: at least half the words the model writes are words of the text, where at step 0 "
+            "hardly any are.",
             make=_python_docs,
         ),
         BuiltinCorpus(
@@ -225,8 +235,10 @@ BUILTINS: dict[str, BuiltinCorpus] = {
             title="Counting",
             description="Runs of numbers counting up in English words ('sixty-eight, sixty-nine, "
             "seventy, seventy-one.').",
-            look_for="The model must learn to add one: after 'nine' comes the next ten. Look "
-            "for heads that attend to the previous number to copy its tens and hundreds.",
+            look_for="The model must learn to add one: after 'nine' comes the next ten. At the default "
+            "settings (Tiny model, 2,000 steps) the validation loss falls below 0.25, and given the "
+            "start of a validation line ('sixty-eight, sixty-nine, ') it writes the right next number "
+            "9 in 10 times or more.",
             make=_counting,
         ),
     ]

@@ -279,7 +279,10 @@ class Run:
             "message": None,
         }
         # Build it under a temporary name so a half-made run never shows up in the list.
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final}.", dir=runs))
+        try:
+            tmp = Path(tempfile.mkdtemp(prefix=f".{final}.", dir=runs))
+        except OSError as exc:  # a read-only or full runs folder
+            raise _disk_error(f"create the run '{final}'", exc) from exc
         try:
             atomic.write_json(tmp / cls.TOKENIZER_JSON, tok_json)
             atomic.write_json(tmp / cls.RUN_JSON, info)
@@ -289,6 +292,9 @@ class Run:
                 info["name"] = final
                 atomic.write_json(tmp / cls.RUN_JSON, info)
             os.rename(tmp, runs / final)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise _disk_error(f"create the run '{final}'", exc) from exc
         except Exception:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -475,9 +481,13 @@ class Run:
         return rows
 
     def truncate_metrics(self, after_it: int) -> None:
-        """Drop rows past ``after_it`` (steps redone after resuming from an earlier checkpoint)."""
+        """Drop rows past ``after_it`` (steps redone after resuming from an earlier checkpoint;
+        ``-1``: all of them). This is what keeps each (kind, it) in metrics.csv once."""
         self.close_metrics()
-        rows = self.metrics()
+        try:
+            rows = self.metrics()
+        except OSError as exc:  # an unreadable metrics.csv: words, not a raw error
+            raise _disk_error(f"read the metrics of run '{self.name}'", exc, TrainingError) from exc
         if not self.metrics_path.exists():
             return
         kept = [r for r in rows if r["it"] is not None and r["it"] <= after_it]
@@ -485,7 +495,10 @@ class Run:
         buf.write(",".join(METRIC_FIELDS) + "\n")
         for r in kept:
             buf.write(",".join("" if r.get(k) is None else str(r[k]) for k in METRIC_FIELDS) + "\n")
-        atomic.write_text(self.metrics_path, buf.getvalue())
+        try:
+            atomic.write_text(self.metrics_path, buf.getvalue())
+        except OSError as exc:
+            raise _disk_error(f"rewrite the metrics of run '{self.name}'", exc, TrainingError) from exc
 
     def evals(self) -> list[tuple[int, float, float]]:
         """(it, train_loss, val_loss) of every evaluation, for plots and overfitting checks."""
@@ -541,6 +554,47 @@ class Run:
 
     def load_snapshot(self, step: int, map_location: Any = "cpu") -> dict:
         return _load_pt(self.snapshot_path(step), map_location)
+
+    def saved_step(self) -> int:
+        """The furthest step whose weights are on disk (0: nothing trained was saved).
+
+        run.json's step is written just after each checkpoint, so a run killed in between has a
+        newer latest.pt; only when nothing else shows progress is latest.pt itself opened.
+        """
+        step = max([self.step, *(s for s, _ in self.snapshots())])
+        if step == 0 and self.has_latest():
+            try:
+                step = int(self.load_latest().get("step", 0))
+            except CheckpointError:  # unreadable: there is no progress to keep
+                pass
+        return step
+
+    def reset(self) -> None:
+        """Forget every trained step: weights, snapshots and metrics go, settings, text and
+        tokenizer stay, and the run is "created" again (``playground train --restart``).
+
+        The caller holds the run's lock (``run_lock.acquire``): nobody may be training it.
+        """
+        self.close_metrics()
+        try:
+            for _step, path in self.snapshots():
+                path.unlink(missing_ok=True)
+            self.latest_path.unlink(missing_ok=True)
+            self.metrics_path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise _disk_error(f"clear run '{self.name}' for a new start", exc) from exc
+        self.info.pop("interrupted", None)
+        self.update(status="created", step=0, best_val_loss=None, last_val_loss=None, message=None)
+
+    def discard_unstarted(self) -> bool:
+        """Delete this run's folder if it holds no weights at all: a training refused or failed
+        before its first checkpoint left nothing to resume or look at, and an empty run would
+        otherwise become ``--run latest``. Returns whether the folder was deleted."""
+        if self.has_latest() or self.snapshots():
+            return False
+        self.close_metrics()
+        shutil.rmtree(self.path, ignore_errors=True)
+        return not self.path.exists()
 
     def load_model(self, step: int | None = None, device: Any = "cpu"):
         """The model at ``step`` (a snapshot), or the newest weights when None, in eval mode."""

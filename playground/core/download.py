@@ -2,7 +2,9 @@
 
 The bytes go through ``atomic.atomic_path`` (a temporary file beside the target, put in place
 only on success) and are checked against a known sha256 first, so a dropped connection, a
-wrong file or a cancel never leaves a half file where the app would look for it.
+wrong file or a cancel never leaves a half file where the app would look for it. A download
+killed outright (SIGKILL) cannot remove its hidden temporary file; the next download does
+(``atomic.remove_stale_temps``: its writer is gone, or it is an hour old).
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ def download_file(url: str, target: Path, sha256: str, *, progress: Progress | N
     ``progress(done_bytes, total_bytes_or_None)`` is called after every chunk; ``cancel`` is
     polled before every chunk (raises Cancelled). ``timeout`` bounds every network wait.
     """
+    atomic.remove_stale_temps(target.parent, target.name)  # left by a download that was killed
     with atomic.atomic_path(target) as tmp, open(tmp, "wb") as out:
         _stream(url, out, sha256, progress, cancel, timeout, what)
     return target
@@ -163,6 +166,7 @@ def download_tiny_shakespeare(url: str | None = None, progress: Progress | None 
     """
     cached = cached_tiny_shakespeare()
     if cached is not None:
+        atomic.remove_stale_temps(cached.parent, cached.name)  # a killed second download's leftover
         if progress is not None:
             size = cached.stat().st_size
             progress(size, size)

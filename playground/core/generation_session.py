@@ -13,7 +13,10 @@ where the job that wrote the token started reading::
         session.add(step)              # counted from where ``feed`` started
     session.truncate(3)                # keep three written tokens (a token chosen at #4)
 
-A :class:`Transcript` keeps the prompts and outputs of the tab (exported as Markdown).
+A prompt longer than the window keeps only its last ``context_length`` tokens, the ones the
+model reads (``prompt_dropped`` counts the others; ``long_prompt_note`` says so in words).
+``suggest_prompt`` picks a first prompt the run's tokenizer can read. A :class:`Transcript`
+keeps the prompts and outputs of the tab (exported as Markdown).
 
 Torch-free: the Generate tab imports it when the window starts, before torch is loaded.
 """
@@ -26,6 +29,9 @@ from datetime import datetime
 from typing import Any
 
 EXCERPT_CHARS = 800  # train-vs-validation excerpts on the Score page
+SUGGESTION_MAX_CHARS = 40  # a suggested prompt is the start of a line, at most this long
+SUGGESTION_MIN_LINE = 12  # shorter lines ("Changed in 3.7.", headings) make poor prompts
+SUGGESTION_LINES = 200  # lines of the corpus looked at for a suggestion
 
 
 class GenerationSession:
@@ -37,10 +43,10 @@ class GenerationSession:
         self.prompt_text = ""
         self.prompt_ids: list[int] = []
         self.prompt_labels: list[str] = []
+        self.prompt_dropped = 0  # prompt tokens before the window: never read, not kept
         self.steps: list = []  # TokenStep per written token
         self.proposal = None  # step mode: the TokenStep proposed next (not written)
         self.focus: int | None = None  # index into steps of the selected token; None: the newest
-        self._first_window = 0  # where the window starts before any token is written
         self._starts: list[int] = []  # window start (in the whole text) after each written token
         self._proposal_start = 0
         self._fed_from = 0  # where the window handed to the running job starts
@@ -49,29 +55,33 @@ class GenerationSession:
 
     def start(self, text: str, ids: Sequence[int], labels: Sequence[str], context_length: int,
               source: Any = None) -> None:
-        """A new text from ``text`` (tokens ``ids``): nothing written yet."""
+        """A new text from ``text`` (tokens ``ids``): nothing written yet.
+
+        A prompt longer than the window keeps its last ``context_length`` tokens, the ones the
+        model reads (``stream_tokens`` reads the same); the tokens before them are dropped, so
+        what is shown is what the model read, and a 100 KB prompt is not 25,000 token boxes.
+        """
         self.source = source
         self.context_length = int(context_length)
         self.prompt_text = text
-        self.prompt_ids = list(ids)
-        self.prompt_labels = list(labels)
+        self.prompt_dropped = max(0, len(ids) - self.context_length)
+        self.prompt_ids = list(ids[self.prompt_dropped:])
+        self.prompt_labels = list(labels[self.prompt_dropped:])
         self.steps = []
         self._starts = []
         self.proposal = None
         self.focus = None
-        # A prompt longer than the window: the model reads its last context_length tokens
-        # (stream_tokens' own first window).
-        self._first_window = max(0, len(self.prompt_ids) - self.context_length)
-        self._fed_from = self._first_window
+        self._fed_from = 0
 
     def clear(self) -> None:
         """Forget the text (the prompt box keeps its text; the next step starts afresh)."""
         self.prompt_text = ""
         self.prompt_ids, self.prompt_labels = [], []
+        self.prompt_dropped = 0
         self.steps, self._starts = [], []
         self.proposal = None
         self.focus = None
-        self._first_window = self._fed_from = 0
+        self._fed_from = 0
 
     def window_ids(self) -> list[int]:
         """The tokens the model reads to continue the text: from the window start to the end.
@@ -112,8 +122,8 @@ class GenerationSession:
 
     @property
     def window_start(self) -> int:
-        """Position (in prompt + written tokens) of the first token the model still sees."""
-        return self._starts[-1] if self._starts else self._first_window
+        """Position (in the kept prompt + written tokens) of the first token the model still sees."""
+        return self._starts[-1] if self._starts else 0
 
     @property
     def n_prompt(self) -> int:
@@ -184,6 +194,59 @@ class GenerationSession:
     def edit_position(self) -> int:
         """Index of the written token a chosen token replaces: the selected one, else the next."""
         return len(self.steps) if self.focus is None else self.focus
+
+
+# ---------------------------------------------------------------------------------- prompts
+
+
+def long_prompt_note(n_tokens: int, context_length: int) -> str:
+    """What happens to a prompt of ``n_tokens`` in a window of ``context_length``, in words
+    ("" when it fits). The rule is the core's, the same in the app and on the command line."""
+    from playground.core.generate import kept_after_cut  # imports torch: only once a model is loaded
+
+    if n_tokens <= context_length:
+        return ""
+    return (f"The prompt is {n_tokens:,} tokens long, more than this model's context window of "
+            f"{context_length:,} tokens. The model reads only its last {context_length:,} tokens; the "
+            f"{n_tokens - context_length:,} before them are left out. Once it writes, the "
+            f"window keeps its last half ({kept_after_cut(context_length):,} tokens), as whenever a "
+            "text outgrows it.")
+
+
+def _line_start(line: str) -> str:
+    """About the first half of ``line``, cut after a word when it has spaces (the model writes the rest)."""
+    n = min(max(len(line) // 2, 1), SUGGESTION_MAX_CHARS)
+    space = line.rfind(" ", 0, n + 1)
+    return line[: space + 1] if space > 0 else line[:n]
+
+
+def suggest_prompt(tokenizer: Any, validation: str = "", training: str = "") -> str:
+    """A first prompt made only of what ``tokenizer`` reads ("" when nothing readable is found).
+
+    The start of a line of the run's validation text (text the model never trained on), else
+    of its training text, else "The ", else the first token with a letter. Every candidate is
+    checked: a character model of a text without "T" cannot read "The ".
+    """
+    def readable(prompt: str) -> bool:
+        return bool(prompt) and not tokenizer.unknown_spans(prompt)
+
+    # The validation text starts where the split cut, often mid-line: its first line is skipped.
+    sample = SUGGESTION_LINES * 100  # characters: enough for the lines looked at, not the whole text
+    lines = validation[:sample].split("\n")[1:SUGGESTION_LINES] + training[:sample].split("\n")[:SUGGESTION_LINES]
+    for line in lines:
+        line = line.strip()
+        if len(line) >= SUGGESTION_MIN_LINE and readable(_line_start(line)):
+            return _line_start(line)
+    if readable("The "):
+        return "The "
+    first = ""
+    for token_id in range(getattr(tokenizer, "vocab_size", 0)):
+        text = tokenizer.decode([token_id])
+        if text.strip() and text.isprintable() and readable(text):
+            if any(c.isalpha() for c in text):  # a letter or word reads as the start of a text; "," does not
+                return text
+            first = first or text
+    return first
 
 
 # ---------------------------------------------------------------------------------- export

@@ -30,7 +30,7 @@ from typing import Any
 
 import torch
 
-from playground.core import devices, run_lock
+from playground.core import atomic, devices, run_lock
 from playground.core import model as model_mod
 from playground.core.checkpoint import Run
 from playground.core.config import TrainConfig, lr_at, training_defaults
@@ -128,7 +128,12 @@ class Trainer:
         if self.resume and not self._run.has_latest():
             raise CheckpointError(f"Run '{self._run.name}' has no checkpoint to resume from.",
                                   "Start it from the beginning instead.")
+        # A trainer killed mid-save (SIGKILL, power loss) left its temporary files; we hold the lock.
+        for folder in (self._run.path, self._run.checkpoints_dir):
+            atomic.remove_stale_temps(folder)
         self._check_corpus()
+        if not resuming:  # from step 0: rows an attempt logged before its first checkpoint go
+            self._run.truncate_metrics(-1)
         tokenizer = self._run.tokenizer
         if tokenizer.vocab_size > self.model_cfg.vocab_size:
             raise ModelError(

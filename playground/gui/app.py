@@ -15,10 +15,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, QTimer, Slot, qVersion
+from PySide6.QtCore import QSettings, Qt, QTimer, Slot, qVersion
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QFileDialog,
     QLabel,
     QMainWindow,
     QMenu,
@@ -28,12 +29,14 @@ from PySide6.QtWidgets import (
 )
 
 from playground import __version__, paths, settings
+from playground.core import checkpoint
 from playground.errors import PlaygroundError
 from playground.gui import device_probe, workers
 from playground.gui.device_probe import DeviceInfo
-from playground.gui.error_dialog import install_excepthook
+from playground.gui.error_dialog import ErrorDialog, install_excepthook
 from playground.gui.state import AppState
 from playground.gui.tabs import TAB_TITLES, tab_classes
+from playground.gui.ui import report_unexpected
 
 APP_TITLE = "LLM Playground"
 MAX_RECENT = 8
@@ -41,6 +44,8 @@ SMOKE_MS = 1500
 START_DELAY_MS = 50
 DEVICE_CHECKING = "Device: checking…"
 TORCH_MISSING = "not installed"
+NO_RUN = "Run: none yet"
+RUN_FILTER = "Runs (*.zip run.json);;Exported runs (*.zip);;Run folders (run.json)"
 
 
 # ------------------------------------------------------------------------------ resources
@@ -125,6 +130,8 @@ class MainWindow(QMainWindow):
 
         self._restore_window()
         self.device_handle = None
+        self.notice_box: QMessageBox | None = None
+        self.open_run_error: ErrorDialog | None = None
         self._closed = False
         # Background work starts once the window is on screen: worker threads compete for the
         # GIL, and starting the probe's child process would otherwise delay the first paint.
@@ -135,8 +142,34 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _load_initial(self) -> None:
-        if not self._closed:
-            self.corpus_tab.load_initial(settings.get("last_corpus"))
+        """The first corpus, the newest run (the one the Attention and Generate tabs' pickers
+        show), and what went wrong with the settings file, said once and without a dialog that
+        waits for an answer (a settings problem must never hold up the start)."""
+        if self._closed:
+            return
+        self.corpus_tab.load_initial(settings.get("last_corpus"))
+        self.select_latest_run()
+        notices = settings.take_notices()
+        if notices:
+            self.show_notice("Settings reset", "\n\n".join(notices))
+
+    def select_latest_run(self) -> None:
+        if self.state.run is not None:
+            return
+        try:
+            runs = checkpoint.list_runs()
+        except OSError:  # an unreadable runs folder: the Train tab says so when it is opened
+            return
+        if runs:
+            self.state.set_run(runs[0])
+
+    def show_notice(self, title: str, text: str) -> QMessageBox:
+        """A message that does not wait for an answer: the window keeps working behind it."""
+        box = QMessageBox(QMessageBox.Information, title, text, QMessageBox.Ok, self)
+        box.setWindowModality(Qt.NonModal)
+        box.show()
+        self.notice_box = box
+        return box
 
     @Slot()
     def _start_device_probe(self) -> None:
@@ -167,7 +200,7 @@ class MainWindow(QMainWindow):
         self.corpus_label.setToolTip("The text the model learns from (Corpus tab)")
         self.tokenizer_label = QLabel("Tokenizer: none yet")
         self.tokenizer_label.setToolTip("How the text is cut into tokens (Tokenizer tab)")
-        self.run_label = QLabel("Run: none yet")
+        self.run_label = QLabel(NO_RUN)
         self.run_label.setToolTip("The trained model the Attention and Generate tabs look at")
         for label in (self.device_label, self.corpus_label, self.tokenizer_label, self.run_label):
             label.setContentsMargins(6, 0, 6, 0)
@@ -184,8 +217,9 @@ class MainWindow(QMainWindow):
         self.open_folder_action.triggered.connect(self._open_folder)
         file_menu.addAction(self.open_folder_action)
         self.open_run_action = QAction("Open &run…", self)
-        self.open_run_action.setEnabled(False)
-        self.open_run_action.setToolTip("Runs (trained models) come with the Train tab")
+        self.open_run_action.setToolTip("Open a trained model: an exported .zip, or the run.json "
+                                        "inside a run folder")
+        self.open_run_action.triggered.connect(self.open_run_dialog)
         file_menu.addAction(self.open_run_action)
         self.recent_menu = QMenu("Recent corpora", self)
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
@@ -224,6 +258,51 @@ class MainWindow(QMainWindow):
     def _open_folder(self) -> None:
         self.show_tab("Corpus")
         self.corpus_tab.open_folder_dialog()
+
+    @Slot()
+    def open_run_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a run: an exported .zip, or the run.json in a run folder",
+            str(paths.runs_dir()), RUN_FILTER)
+        if path:
+            self.open_run(path)
+
+    def open_run(self, path: str | os.PathLike) -> None:
+        """Make a run the current one: a run folder (or its run.json) is opened where it is, an
+        exported .zip is imported into the runs folder first (in a worker: it may be large).
+        What cannot be opened is said in words, never as a traceback."""
+        path = Path(path)
+        if path.name == checkpoint.Run.RUN_JSON:
+            path = path.parent
+        if path.is_dir():
+            try:
+                run = checkpoint.Run(path)
+            except PlaygroundError as exc:
+                self._open_run_failed(exc)
+                return
+            self._run_opened(run)
+            return
+        self.statusBar().showMessage(f"Importing {path.name}…")
+        workers.start(
+            lambda progress, cancel: checkpoint.import_zip(path), parent=self, name="import-run",
+            on_done=self._run_opened, on_error=self._open_run_failed)
+
+    def _run_opened(self, run: checkpoint.Run) -> None:
+        self.state.set_run(run)
+        self.statusBar().showMessage(
+            f"Opened run {run.name}: the Attention and Generate tabs show it now.", 10_000)
+
+    def _open_run_failed(self, exc: BaseException) -> None:
+        self.statusBar().clearMessage()
+        if not isinstance(exc, PlaygroundError):
+            if not isinstance(exc, OSError):
+                report_unexpected(exc)  # a bug: the error dialog with its details
+                return
+            exc = PlaygroundError(f"The run could not be read: {exc.strerror or exc}.",
+                                  "Check that the file exists and that you may read it.")
+        dialog = ErrorDialog(exc.message, exc.hint, parent=self, title="Open run")
+        dialog.open()  # window-modal, but nothing waits on it
+        self.open_run_error = dialog
 
     @Slot()
     def _fill_recent_menu(self) -> None:
@@ -302,7 +381,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _run_changed(self, run: Any) -> None:
-        self.run_label.setText(f"Run: {getattr(run, 'name', 'none yet') if run else 'none yet'}")
+        self.run_label.setText(f"Run: {run.name}" if run is not None else NO_RUN)
 
     def _device_ready(self, info: DeviceInfo) -> None:
         self.device_label.setText(f"Device: {info.description}")
@@ -318,10 +397,15 @@ class MainWindow(QMainWindow):
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
         files = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
-        if files:
-            event.acceptProposedAction()
-            self.show_tab("Corpus")
-            self.corpus_tab.load_path(files[0])
+        if not files:
+            return
+        event.acceptProposedAction()
+        path = Path(files[0])
+        if path.suffix.lower() == ".zip" or (path / checkpoint.Run.RUN_JSON).is_file():
+            self.open_run(path)  # a trained model, not a text to learn from
+            return
+        self.show_tab("Corpus")
+        self.corpus_tab.load_path(files[0])
 
     # -- window settings ---------------------------------------------------------------------
     def _restore_window(self) -> None:

@@ -7,9 +7,10 @@ its whole life. The GUI process keeps plain numbers instead:
     info = device_probe.probe(cancel=cancel)   # in a worker thread; one child per app, remembered
     info.description                           # "CPU · 8 threads", "CUDA · NVIDIA H100 · 80 GB"
     device_probe.free_memory(info)             # bytes free where training would run, now
-    run_in_child(time_training_steps, cfg, 12, 5)  # the Model tab's Measure, also in a child
 
-The training child runs its own fit check (core.devices.check_fits) before it allocates.
+The training child runs its own fit check (core.devices.check_fits) before it allocates. The
+Model tab's Measure runs in a training child (training_process.measure_in_child), not here:
+it must time steps with the training's own settings.
 """
 
 from __future__ import annotations
@@ -39,17 +40,6 @@ def describe_device(progress=None) -> dict:
     device = devices.pick_device()
     return {"kind": device.type, "description": devices.device_description(device),
             "free": devices.available_memory(device)}
-
-
-def time_training_steps(cfg, batch_size: int, steps: int, progress=None) -> dict:
-    """Runs in the child: the Model tab's Measure (core.step_timer), on the same device.
-
-    A wrapper so that the window's process never imports torch for it: run_in_child sends the
-    function by name, and the parent imports the module that holds it.
-    """
-    from playground.core.step_timer import measure_training_step
-
-    return measure_training_step(cfg, batch_size, steps, progress=progress)
 
 
 _cached: DeviceInfo | None = None

@@ -11,6 +11,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+DEFAULT_BATCH_SIZE = 16  # Tiny's default (core.config.training_defaults); the Train tab sets the size's own
+
 
 class AppState(QObject):
     corpusChanged = Signal(object)  # Corpus | None
@@ -18,6 +20,9 @@ class AppState(QObject):
     tokenizerChanged = Signal(object)  # Tokenizer | None
     modelConfigChanged = Signal(object)  # ModelConfig | None
     runChanged = Signal(object)  # Run | None
+    # Sequences per training step: one setting shown on the Model tab (memory, Measure) and the
+    # Train tab (training), so what is measured is what trains.
+    batchSizeChanged = Signal(int)
     # A training run wrote a checkpoint: (run folder as str, step). Views of that run refresh
     # on it instead of polling the disk.
     checkpointSaved = Signal(str, int)
@@ -29,6 +34,7 @@ class AppState(QObject):
         self._tokenizer: Any = None
         self._model_config: Any = None
         self._run: Any = None
+        self._batch_size = DEFAULT_BATCH_SIZE
 
     # The getters are properties, the setters explicit methods: a tab that changes shared state
     # should read like it does.
@@ -77,6 +83,15 @@ class AppState(QObject):
         if run != self._run:
             self._run = run
             self.runChanged.emit(run)
+
+    @property
+    def batch_size(self) -> int:
+        return self._batch_size
+
+    def set_batch_size(self, batch_size: int) -> None:
+        if int(batch_size) != self._batch_size:
+            self._batch_size = int(batch_size)
+            self.batchSizeChanged.emit(self._batch_size)
 
     def notify_checkpoint(self, run_path: str, step: int) -> None:
         """The Train tab calls this when its run saved a checkpoint at ``step``."""

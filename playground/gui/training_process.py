@@ -10,19 +10,23 @@ thread 6,200 -- oversubscribed spinning dominates everything; with ``OMP_WAIT_PO
 main 5,100, thread 5,500, child 4,900. So on a busy machine the process costs nothing, and the
 child is kept for what a thread cannot give: no GIL shared with the GUI thread, a crash or
 out-of-memory kill that takes only the child, and a stop that never leaves the window hanging.
-The child sets ``OMP_WAIT_POLICY=PASSIVE`` (unless set) because the GUI always shares the cores.
+
+How the child runs torch (OpenMP's waits, its threads) is :func:`child_settings`' alone. The
+Model tab's Measure (:func:`measure_in_child`) times its steps in the same child, started the
+same way (``_spawn``) with the same settings: its figure is the speed training then has.
 
 The pieces::
 
     GUI thread (TrainTab)            QThread (TrainingJob._work)            child process
-    Start  ──> TrainingJob(...)  ──> ChildProcess(...) (spawn)    ──>  _child_main: Trainer.run()
+    Start  ──> TrainingJob(...)  ──> _spawn(settings, TrainTask)  ──>  _child_main: Trainer.run()
     Pause/Resume/Stop: set the multiprocessing.Events the trainer polls between steps
     on_items(list[event]) <── progress.item(ev) <── conn.recv(): lists of events (batched ~30/s)
 
 Spawning, reading the pipe and ending the child are child_process.py's, shared with
 child_jobs.py. No orphan process: when the GUI process dies (even ``kill -9``), the child's
 watchdog (``child_process.watch_parent``) sees its lifeline close and sets ``stop``: the
-trainer saves a checkpoint and the child exits.
+trainer saves a checkpoint, the run is marked interrupted (the next start offers to resume it)
+and the child exits.
 
 This module loads neither Qt widgets nor torch: the child imports it too (the package's
 __init__ only loads QtCore for its workaround).
@@ -64,6 +68,17 @@ class Paused:
 @dataclass(frozen=True)
 class Resumed:
     it: int
+
+
+@dataclass(frozen=True)
+class Measuring:
+    done: int  # pieces timed so far, of total
+    total: int
+
+
+@dataclass(frozen=True)
+class Measured:
+    result: dict  # core.step_timer.measure_training_step's
 
 
 @dataclass(frozen=True)
@@ -130,32 +145,162 @@ class _PauseProbe:
         return value
 
 
-def _child_main(conn, lifeline, run_path: str, corpus, resume: bool, pause, stop, parent_pid: int) -> None:
-    # Before torch loads: OpenMP workers that spin while waiting collapse as soon as another
-    # process (the GUI drawing plots, anything else) takes a core. Measured here on 2 busy cores,
-    # Small preset: 340-980 tokens/s spinning vs 4,700 sleeping ("passive"), same 2 threads.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# ----------------------------------------------------------------------------- what the child runs
+
+
+@dataclass(frozen=True)
+class ChildSettings:
+    """How a training child runs torch. Built by :func:`child_settings` alone, for a training and
+    for the Model tab's Measure alike: a measured step time is only true if both run the same."""
+
+    env: tuple[tuple[str, str], ...] = ()  # set before torch loads, unless the user set them
+    threads: int | None = None  # torch.set_num_threads once torch has loaded; None: torch's default
+
+    def apply_env(self) -> None:
+        for key, value in self.env:
+            os.environ.setdefault(key, value)
+
+    def apply_threads(self) -> None:
+        if self.threads is not None:
+            import torch
+
+            torch.set_num_threads(self.threads)
+
+
+def child_settings(model_cfg: Any, batch_size: int) -> ChildSettings:
+    """The settings of the child that trains (or times) ``model_cfg`` at ``batch_size``.
+
+    OpenMP workers that spin while waiting collapse as soon as another process (the GUI drawing
+    plots, anything else) takes a core. Measured here on 2 busy cores, Small preset: 340-980
+    tokens/s spinning vs 4,700 sleeping ("passive"), same 2 threads.
+    """
+    return ChildSettings(env=(("OMP_WAIT_POLICY", "PASSIVE"),))
+
+
+@dataclass(frozen=True)
+class TrainTask:
+    run_path: str
+    corpus: Any  # a Corpus, or None: the child loads the one the run's record names
+    resume: bool
+    restart: bool = False  # start again from step 0 a run that never saved a checkpoint (Run.reset)
+
+
+@dataclass(frozen=True)
+class MeasureTask:
+    model_cfg: Any
+    batch_size: int
+    steps: int  # at least this many steps are timed...
+    min_seconds: float  # ...and more until they took this long (core.step_timer)
+
+
+def _child_main(conn, lifeline, settings: ChildSettings, task, pause, stop, parent_pid: int) -> None:
+    settings.apply_env()  # before torch loads
     # The GUI process is gone: stop, which saves a checkpoint, and exit.
-    threading.Thread(target=child_process.watch_parent, args=(lifeline, parent_pid, stop.set, stop),
+    orphaned = threading.Event()
+
+    def parent_gone() -> None:
+        orphaned.set()
+        stop.set()
+
+    threading.Thread(target=child_process.watch_parent, args=(lifeline, parent_pid, parent_gone, stop),
                      daemon=True, name="parent-watchdog").start()
     out = _Outbox(conn, stop)
-    probe = _PauseProbe(pause, out)
     try:
-        from playground.core import checkpoint, train
+        match task:
+            case MeasureTask():
+                settings.apply_threads()
+                from playground.core.step_timer import measure_training_step
 
-        run = checkpoint.Run(run_path)
-        trainer = train.Trainer(run, corpus, pause=probe, stop=stop, resume=resume)
-        probe.step = lambda: trainer.step
-        out.put(Started(os.getpid()), flush=True)
-        for event in trainer.run():
-            out.put(event, flush=not isinstance(event, events.Step))
-        out.flush()
+                result = measure_training_step(task.model_cfg, task.batch_size, task.steps,
+                                               min_seconds=task.min_seconds, cancel=stop,
+                                               progress=lambda d, t: out.put(Measuring(d, t), flush=True))
+                result["child_env"] = {key: os.environ.get(key) for key, _ in settings.env}  # as it ran
+                out.put(Measured(result), flush=True)
+            case TrainTask():
+                _train(out, settings, task, pause, stop, orphaned)
     except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent
         out.put(ChildFailed(type(exc), str(getattr(exc, "message", exc)), getattr(exc, "hint", None),
                             traceback.format_exc()), flush=True)
     finally:
         out.flush()
         conn.close()
+
+
+def _train(out: _Outbox, settings: ChildSettings, task: TrainTask, pause, stop,
+           orphaned: threading.Event) -> None:
+    from playground.core import checkpoint, run_lock
+
+    run = checkpoint.Run(task.run_path)
+    probe = _PauseProbe(pause, out)
+    # The lock first, before torch loads: a run another process trains is refused (RunBusy) at
+    # once and nothing of it is touched. The trainer takes the lock again, re-entrantly.
+    with run_lock.acquire(run.path, run.name):
+        if task.restart:  # nothing saved to resume from: from step 0, as `playground train --restart`
+            run.reset()
+        elif run.info.get("interrupted"):  # it goes on now: no "resume?" note at the next start
+            run.update(touch=False, interrupted=False)
+        settings.apply_threads()
+        from playground.core import train
+
+        trainer = train.Trainer(run, task.corpus, pause=probe, stop=stop, resume=task.resume)
+        probe.step = lambda: trainer.step
+        out.put(Started(os.getpid()), flush=True)
+        for event in trainer.run():
+            out.put(event, flush=not isinstance(event, events.Step))
+        # Stopped because the window is gone (killed, crashed): the next start offers to resume.
+        if (orphaned.is_set() or out.broken) and run.status == "stopped":
+            run.update(touch=False, interrupted=True)
+
+
+def _spawn(settings: ChildSettings, task, pause, stop) -> child_process.ChildProcess:
+    """The one way a training child starts (TrainingJob and Measure)."""
+    name = "playground-measure" if isinstance(task, MeasureTask) else "playground-training"
+    return child_process.ChildProcess(_child_main, settings, task, pause, stop, os.getpid(), name=name)
+
+
+def _raise_failure(failure: ChildFailed) -> None:
+    """An exception from the child, raised again here (a PlaygroundError keeps class and hint)."""
+    from playground.errors import PlaygroundError
+
+    if isinstance(failure.cls, type) and issubclass(failure.cls, PlaygroundError):
+        raise failure.cls(failure.message, failure.hint)
+    raise RuntimeError(f"{getattr(failure.cls, '__name__', failure.cls)}: {failure.message}\n"
+                       f"(in the training process)\n{failure.details}")
+
+
+def measure_in_child(model_cfg: Any, batch_size: int, steps: int, min_seconds: float = 0.0, *,
+                     progress=None, cancel=None) -> dict:
+    """The Model tab's Measure: time at least ``steps`` training steps (more until they took
+    ``min_seconds``) in a training child, spawned the way TrainingJob spawns it and with the same
+    :func:`child_settings`. Blocks (a worker calls it); ``cancel`` (an Event) ends the child and
+    raises Cancelled."""
+    from playground.errors import Cancelled, PlaygroundError
+
+    ctx = child_process.SPAWN
+    pause, stop = ctx.Event(), ctx.Event()
+    task = MeasureTask(model_cfg, batch_size, steps, min_seconds)
+    child = _spawn(child_settings(model_cfg, batch_size), task, pause, stop)
+
+    def keep_going() -> bool:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("Measuring was cancelled.")
+        return True
+
+    try:
+        for batch in child.messages(keep_going, POLL_S):
+            for event in batch:
+                match event:
+                    case Measuring(done=done, total=total):
+                        if progress is not None:
+                            progress(done, total)
+                    case Measured(result=result):
+                        return result
+                    case ChildFailed():
+                        _raise_failure(event)
+    finally:
+        child.close()  # no grace: the answer is in (or unwanted)
+    raise PlaygroundError(f"The measuring process ended without an answer (exit code {child.exitcode}).",
+                          "The computer may be out of memory: try a smaller model or batch.")
 
 
 # ----------------------------------------------------------------------------- the parent
@@ -169,14 +314,16 @@ class TrainingJob:
     once the worker thread and the child have both ended.
     """
 
-    def __init__(self, run_path, corpus=None, *, resume: bool = False, parent=None,
+    def __init__(self, run_path, corpus=None, *, resume: bool = False, restart: bool = False, parent=None,
                  on_events=None, on_done=None, on_error=None) -> None:
+        from playground.core import checkpoint
         from playground.gui import workers
 
         ctx = child_process.SPAWN
         self.run_path = str(run_path)
-        self.corpus = corpus
-        self.resume = resume
+        self.task = TrainTask(self.run_path, corpus, resume, restart)
+        run = checkpoint.Run(run_path)
+        self.settings = child_settings(run.model_config, run.train_config.batch_size)
         self.pause_event = ctx.Event()
         self.stop_event = ctx.Event()
         self.process = None
@@ -209,9 +356,7 @@ class TrainingJob:
     def _work(self, progress, cancel) -> Any:
         from playground.errors import PlaygroundError
 
-        child = child_process.ChildProcess(
-            _child_main, self.run_path, self.corpus, self.resume, self.pause_event, self.stop_event,
-            os.getpid(), name="playground-training")
+        child = _spawn(self.settings, self.task, self.pause_event, self.stop_event)
         self.process, self.pid = child.process, child.pid
         failure: ChildFailed | None = None
 
@@ -240,10 +385,7 @@ class TrainingJob:
             child.close(10 if self.finished is not None or failure is not None else 2)
             self.exitcode = child.exitcode
         if failure is not None:
-            if isinstance(failure.cls, type) and issubclass(failure.cls, PlaygroundError):
-                raise failure.cls(failure.message, failure.hint)
-            raise RuntimeError(f"{getattr(failure.cls, '__name__', failure.cls)}: {failure.message}\n"
-                               f"(in the training process)\n{failure.details}")
+            _raise_failure(failure)
         if self.finished is None:
             raise PlaygroundError(
                 f"The training process ended unexpectedly (exit code {self.exitcode}).",

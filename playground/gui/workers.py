@@ -18,6 +18,10 @@ are the ``@Slot`` methods of :class:`WorkerHandle`, a QObject living in the GUI 
 calls the caller's callbacks from the GUI thread, so those may be any callable. The callbacks
 for the result run only after the thread has stopped, so nothing is left running when they fire
 (tests rely on this).
+
+Quitting never hangs on a job that does not listen to ``cancel`` (a read blocked on a pipe, a
+stuck network call): :func:`shutdown` waits a bounded time, then lets the thread go (see
+:meth:`WorkerHandle.let_go`), and the process exits without waiting for it.
 """
 
 from __future__ import annotations
@@ -34,8 +38,12 @@ ProgressFn = Callable[[int, int], None]
 WorkFn = Callable[[ProgressFn, threading.Event], Any]
 
 PROGRESS_INTERVAL_S = 1 / 30  # at most ~30 progress updates a second reach the GUI
+# How long closing a window waits for its jobs to notice ``cancel``: they poll it many times a
+# second, so one still running after this is stuck and is let go.
+SHUTDOWN_WAIT_MS = 3_000
 
 _active: set[WorkerHandle] = set()  # keeps handles (and their threads) alive until they end
+_let_go: set[WorkerHandle] = set()  # stuck jobs given up on; kept so their late end is handled
 
 
 class _Reporter:
@@ -171,6 +179,23 @@ class WorkerHandle(QObject):
             self._finished = True
             _active.discard(self)
 
+    def let_go(self) -> None:
+        """Give up on a job that did not stop when cancelled; the process may now exit without it.
+
+        At exit PySide deletes every QObject Python owns, and Qt aborts the whole process
+        ("QThread: Destroyed while thread ... is still running") when that is a running
+        QThread. Made a child of the thread object it lives in (the GUI thread's, which Qt
+        keeps until the process ends), the QThread is owned by C++ and never deleted while it
+        runs. If the job ends after all, ``_thread_finished`` still cleans up (callbacks dropped).
+        Call from the GUI thread.
+        """
+        self.abandon()
+        if not self._thread.isRunning():
+            return
+        self._thread.setParent(self._thread.thread())
+        _active.discard(self)
+        _let_go.add(self)
+
     # -- slots (GUI thread) ----------------------------------------------------------------
     # An abandoned job's late reports are dropped: the widgets they would update may be gone.
     @Slot(int, int)
@@ -199,6 +224,7 @@ class WorkerHandle(QObject):
         self._thread.wait()
         self._finished = True
         _active.discard(self)
+        _let_go.discard(self)
         try:
             if self._abandoned:
                 pass
@@ -244,13 +270,20 @@ def _owned_by(handle: WorkerHandle, owner: QObject) -> bool:
     return False
 
 
-def shutdown(owner: QObject | None = None, timeout_ms: int = 15_000) -> None:
-    """Cancel the workers of ``owner`` (all when None) and wait for their threads."""
+def shutdown(owner: QObject | None = None, timeout_ms: int = SHUTDOWN_WAIT_MS) -> list[WorkerHandle]:
+    """Cancel the workers of ``owner`` (all when None) and wait for their threads, at most
+    ``timeout_ms`` in all; the ones still running then are let go (a later call does not wait
+    for them again). Returns those."""
     handles = [h for h in active() if owner is None or _owned_by(h, owner)]
     for handle in handles:
         handle.cancel()
     deadline = time.monotonic() + timeout_ms / 1000
+    stuck = []
     for handle in handles:
         remaining = max(0, int((deadline - time.monotonic()) * 1000))
-        handle.wait(remaining)
-        handle.abandon()
+        if handle.wait(remaining):
+            handle.abandon()
+        else:
+            handle.let_go()
+            stuck.append(handle)
+    return stuck

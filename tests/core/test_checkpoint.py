@@ -273,3 +273,42 @@ def test_import_refuses_non_runs(tmp_path):
     with pytest.raises(CheckpointError, match="not an exported run"):
         import_zip(zpath)
     assert os.listdir(paths.runs_dir()) == []
+
+
+def _save_weights(run: Run, step: int) -> None:
+    model = build_model(run.model_config)
+    run.save_latest({"step": step, "model": model.state_dict()})
+    run.save_snapshot(step, model, 1.0)
+
+
+def test_saved_step_reset_and_discard_of_a_run_without_progress():
+    run = _make("fresh")
+    assert run.saved_step() == 0
+    assert run.discard_unstarted() and not run.path.exists()  # nothing trained: not kept
+
+    run = _make("trained")
+    _save_weights(run, 0)
+    _save_weights(run, 6)  # killed before run.json said so: latest.pt and the snapshot tell
+    run.append_metrics({"kind": "step", "it": 6, "loss": 1.0})
+    assert run.step == 0 and run.saved_step() == 6
+    assert not run.discard_unstarted() and run.path.exists()  # weights are never thrown away here
+    run.update(status="stopped", step=6, best_val_loss=1.0, interrupted=True)
+    run.reset()
+    again = Run(run.path)
+    assert (again.status, again.step, again.info["best_val_loss"], again.saved_step()) == ("created", 0, None, 0)
+    assert "interrupted" not in again.info
+    assert not again.has_latest() and again.snapshots() == [] and again.metrics() == []
+    assert again.tokenizer.vocab_size == run.tokenizer.vocab_size and again.info["train"]["iters"] == 10
+
+
+def test_a_read_only_runs_folder_is_said_in_words(monkeypatch):
+    paths.runs_dir()
+
+    def refuse(**kw):
+        raise PermissionError(errno.EACCES, "Permission denied", str(paths.runs_dir() / ".x"))
+
+    monkeypatch.setattr(ckpt.tempfile, "mkdtemp", refuse)
+    with pytest.raises(CheckpointError) as info:
+        _make("nope")
+    assert "read-only" in info.value.message and "Errno" not in info.value.message
+    assert "PLAYGROUND_HOME" in info.value.hint

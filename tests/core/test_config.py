@@ -80,7 +80,7 @@ def test_config_and_events_import_without_torch():
     assert got["params"] == 112_512 == param_count(cfg)
     assert got["gpt2"] == 124_439_808
     assert got["memory"] == config.memory_estimate(cfg, 12)
-    assert got["defaults"] == {"iters": 2000, "batch_size": 16, "lr": 1e-3, "warmup": 100, "eval_interval": 200}
+    assert got["defaults"] == {"iters": 2000, "batch_size": 16, "lr": 3e-3, "warmup": 100, "eval_interval": 200}
     assert got["iters"] == 7
     assert got["kinds"] == [["step", 4.0], ["eval", 4.1], ["checkpointed", "x.pt"], ["sample", "hi"],
                             ["note", None], ["finished", "done"]]
@@ -114,6 +114,7 @@ def test_preset_name_of_a_changed_shape_is_none():
 # ─────────────────────────────────────────────────────── training defaults
 
 
+TINY_WHY = "A model this small learns fastest with a learning rate of 3e-3 after a short warmup."
 SMALL_WHY = "Small models learn quickly with a learning rate of 1e-3 after a short warmup."
 BIGGER_WHY = "Bigger models need a smaller learning rate and a longer warmup to stay stable."
 LARGE_WHY = "A large model: small batches to fit in memory, a careful learning rate."
@@ -122,8 +123,8 @@ LARGE_WHY = "A large model: small batches to fit in memory, a careful learning r
 @pytest.mark.parametrize("name, vocab, values, why", [
     ("bigram", 65, dict(iters=1000, batch_size=32, lr=1e-2, warmup=0, eval_interval=100),
      "Defaults for 0.00 M parameters. A bigram is one table: a large learning rate and no warmup are safe."),
-    ("tiny", 65, dict(iters=2000, batch_size=16, lr=1e-3, warmup=100, eval_interval=200),
-     f"Defaults for 0.11 M parameters. {SMALL_WHY}"),
+    ("tiny", 65, dict(iters=2000, batch_size=16, lr=3e-3, warmup=100, eval_interval=200),
+     f"Defaults for 0.11 M parameters. {TINY_WHY}"),
     ("small", 65, dict(iters=2000, batch_size=12, lr=1e-3, warmup=100, eval_interval=200),
      f"Defaults for 0.82 M parameters. {SMALL_WHY}"),
     ("medium", 65, dict(iters=3000, batch_size=12, lr=6e-4, warmup=200, eval_interval=250),
@@ -136,7 +137,7 @@ def test_training_defaults_per_preset(name, vocab, values, why):
 
 
 @pytest.mark.parametrize("n, batch, lr, warmup, why", [
-    (299_999, 16, 1e-3, 100, SMALL_WHY),
+    (299_999, 16, 3e-3, 100, TINY_WHY),
     (300_000, 12, 1e-3, 100, SMALL_WHY),
     (1_999_999, 12, 1e-3, 100, SMALL_WHY),
     (2_000_000, 12, 6e-4, 200, BIGGER_WHY),

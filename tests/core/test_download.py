@@ -240,3 +240,30 @@ def test_the_real_file_verifies(server, shakespeare_path):
     assert path.stat().st_size == download.TINY_SHAKESPEARE_BYTES
     corpus = download.load_tiny_shakespeare()
     assert corpus.stats().unique_chars == 65  # the classic char vocabulary
+
+
+def test_a_killed_downloads_temp_file_is_removed_by_the_next_download(server, fake_sha):
+    """SIGKILL cannot be cleaned up after by the process itself: the next download does it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    httpd, base = server
+    folder = download.downloads_dir()
+    code = ("import sys; from playground.core import download; "
+            "download.download_file(sys.argv[1], download.target_path(), sys.argv[2])")
+    proc = subprocess.Popen([sys.executable, "-c", code, f"{base}/stall", PAYLOAD_SHA], env=dict(os.environ))
+    try:
+        deadline = time.monotonic() + 60
+        while "/stall" not in httpd.hits or not any(p.name.endswith(".tmp") for p in folder.iterdir()):
+            assert proc.poll() is None and time.monotonic() < deadline, "the download never started writing"
+            time.sleep(0.02)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    left = leftovers()
+    assert len(left) == 1 and left[0].startswith(".tinyshakespeare.txt.")  # what the kill left behind
+    path = download.download_tiny_shakespeare(f"{base}/good")
+    assert path.read_bytes() == PAYLOAD
+    assert leftovers() == ["tinyshakespeare.txt"]

@@ -10,7 +10,14 @@ import torch
 from playground.core import tokenizers
 from playground.core.config import ModelConfig, SamplingConfig
 from playground.core.generate import TokenStep, kept_after_cut, stream_tokens
-from playground.core.generation_session import GenerationSession, Transcript, excerpt_at, sampling_summary
+from playground.core.generation_session import (
+    GenerationSession,
+    Transcript,
+    excerpt_at,
+    long_prompt_note,
+    sampling_summary,
+    suggest_prompt,
+)
 from playground.core.model import build_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one torch thread (conftest.py)
@@ -70,12 +77,38 @@ def test_window_start_counts_from_where_the_job_started_reading():
     assert s.cut_positions() == {4, 7}
 
 
-def test_a_long_prompt_starts_with_its_last_context_length_tokens():
+def test_a_long_prompt_keeps_its_last_context_length_tokens():
     s = session_of(list(range(10)), ctx=4)
-    assert s.window_start == 6
-    assert s.window_ids() == [6, 7, 8, 9]
-    s.add(step(20, window_start=1, reset=True))  # stream_tokens on those 4: cut keeps 2 of 5 (start 3)
-    assert s.window_start == 6 + 1
+    assert s.prompt_dropped == 6 and s.prompt_ids == [6, 7, 8, 9] and s.prompt_labels == ["p6", "p7", "p8", "p9"]
+    assert s.prompt_text == "p" * 10  # the text itself stays whole (copy, export, "same prompt?")
+    assert s.window_start == 0 and s.window_ids() == [6, 7, 8, 9]
+    s.add(step(20, window_start=3, reset=True))  # stream_tokens on those 4: the cut keeps 2 of 5
+    assert s.window_start == 3 and s.all_ids()[3:] == [9, 20]
+    s.clear()
+    assert s.prompt_dropped == 0
+
+
+def test_a_prompt_far_longer_than_the_window_writes_what_the_core_writes(model, tok):
+    """25,000 tokens (the size that broke the tab): the session keeps the window's worth, and
+    the tokens written from it are those of stream_tokens given the whole prompt."""
+    text = (TEXT * 600)[:25_000]
+    prompt = tok.encode(text)
+    whole = list(stream_tokens(model, tok, prompt, SamplingConfig(greedy=True, max_new_tokens=12)))
+    s = GenerationSession()
+    s.start(text, prompt, [tok.token_label(i) for i in prompt], CTX)
+    assert s.prompt_dropped == 25_000 - CTX and s.n_prompt == CTX
+    steps = write(s, model, tok, 12, greedy=True)
+    assert [st.id for st in steps] == [st.id for st in whole]
+    assert [st.window_reset for st in steps] == [st.window_reset for st in whole]
+    assert steps[0].window_reset  # the window was full: the first token cuts it to its last half
+    assert s.window_start + s.prompt_dropped == whole[-1].window_start
+
+
+def test_long_prompt_note_says_what_is_read_and_what_is_kept():
+    assert long_prompt_note(64, 64) == ""
+    note = long_prompt_note(25_000, 64)
+    assert "25,000 tokens" in note and "its last 64 tokens" in note and "24,936 before them" in note
+    assert f"last half ({kept_after_cut(64)} tokens)" in note
 
 
 def test_window_start_is_the_cores_after_real_cuts(model, tok):
@@ -186,3 +219,31 @@ def test_excerpt_starts_at_a_line_and_ends_at_one():
     assert piece.startswith("line 012\n") and piece.endswith("\n")
     assert 45 <= len(piece) <= 90
     assert excerpt_at(text, 0, n=90).startswith("line 000")
+
+
+# ------------------------------------------------------------------------------ suggested prompt
+
+
+@pytest.mark.parametrize("kind", ["char", "word"])
+def test_suggested_prompt_is_the_start_of_a_validation_line_the_tokenizer_reads(kind):
+    from playground.core import builtin_corpora, corpus
+
+    text = builtin_corpora.builtin_text("copy-lessons")
+    assert "T" not in text  # "The " cannot be read by its character model
+    training, validation = corpus.from_text(text).split(0.9)
+    tok = tokenizers.train_tokenizer(kind, training)
+    prompt = suggest_prompt(tok, validation, training)
+    assert prompt and tok.unknown_spans(prompt) == [] and tok.encode(prompt)
+    if kind == "char":  # the first whole validation line, about half of it (the model copies the rest)
+        line = validation.split("\n")[1]
+        assert line.startswith(prompt) and len(prompt) == len(line) // 2
+
+
+def test_suggested_prompt_cuts_after_a_word_and_skips_what_cannot_be_read():
+    tok = tokenizers.train_tokenizer("char", "the cat sat on the mat\n")
+    validation = "ends mid-line\nZebras are here today\nthe cat sat on the mat\n"
+    assert suggest_prompt(tok, validation) == "the cat sat "  # "Zebras…" has unknown letters
+    # No corpus (pasted, moved): "The " when readable, else a token with a letter.
+    assert suggest_prompt(tok) == "a"
+    assert suggest_prompt(tokenizers.train_tokenizer("char", "The end.")) == "The "
+    assert suggest_prompt(tokenizers.train_tokenizer("char", ",; 12")) == ","

@@ -330,3 +330,19 @@ def test_resume_without_checkpoint_and_too_small_corpus():
     tiny, tiny_corpus = make_run("tiny", text="abcdefghij" * 3)
     with pytest.raises(CorpusError):
         next(Trainer(tiny, tiny_corpus).run())
+
+
+def test_a_fresh_start_logs_each_step_once_and_sweeps_a_killed_save():
+    """Rows an attempt logged before its first checkpoint, and the temporary file of a save
+    killed mid-write, are gone when the run starts (again) from step 0."""
+    run, corpus = make_run("again", iters=4, eval_interval=2)
+    run.append_metrics({"kind": "eval", "it": 0, "train_loss": 4.0, "val_loss": 4.0})
+    run.append_metrics({"kind": "step", "it": 1, "loss": 4.0})
+    run.close_metrics()
+    killed = run.path / ".latest.pt.999999999.abcd1234.tmp"  # pid 999999999: no such process
+    killed.write_bytes(b"half a checkpoint")
+    ends = [e for e in Trainer(run, corpus).run() if isinstance(e, Finished)]
+    assert ends[-1].reason == "done"
+    keys = [(r["kind"], r["it"]) for r in Run(run.path).metrics()]
+    assert keys == [("eval", 0), ("step", 1), ("step", 2), ("eval", 2), ("step", 3), ("step", 4), ("eval", 4)]
+    assert not killed.exists()

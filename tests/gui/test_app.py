@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import pytest
 from PySide6.QtCore import QSize
 
 from playground.gui import error_dialog
@@ -180,5 +181,97 @@ def test_recent_menu_lists_loaded_corpora_and_reopens_them(window, qtbot, tmp_pa
     with qtbot.waitSignal(window.corpus_tab.loadFinished, timeout=30_000):
         actions[1].trigger()
     assert window.state.corpus.source == f"builtin:{DEFAULT_BUILTIN}"
-    assert not window.open_run_action.isEnabled()  # runs come with the Train tab
     wait_idle(window)
+
+
+# ------------------------------------------------------------------------------ runs
+
+
+def make_run(name: str):
+    """A run folder as the Train tab creates it (no training needed to open it)."""
+    from playground.core.checkpoint import Run
+    from playground.core.config import ModelConfig, TrainConfig
+    from playground.core.corpus import load_builtin
+    from playground.core.tokenizers import train_tokenizer
+
+    corpus = load_builtin("copy-lessons")
+    tok = train_tokenizer("char", corpus.text)
+    cfg = ModelConfig(vocab_size=tok.vocab_size, context_length=8, n_layer=1, n_head=1, d_model=8)
+    return Run.create(name, cfg, TrainConfig(), corpus.record(), tok)
+
+
+def test_status_bar_follows_the_current_run(window):
+    first, second = make_run("first-run"), make_run("second-run")
+    window.state.set_run(first)
+    assert window.run_label.text() == "Run: first-run"
+    window.state.set_run(second)
+    assert window.run_label.text() == "Run: second-run"
+    window.state.set_run(None)
+    assert window.run_label.text() == "Run: none yet"
+
+
+def test_a_restart_with_runs_on_disk_shows_the_newest_run(make_window, wait_idle):
+    """The Attention and Generate tabs' pickers show the newest run: so do the state and the
+    status bar ("Run: none yet" was shown with runs on disk)."""
+    import time
+
+    from playground.core import checkpoint
+
+    make_run("older-run")
+    newer = make_run("newer-run")
+    newer.update(updated=time.time() + 60)
+    window = make_window()
+    wait_idle(window)
+    assert checkpoint.list_runs()[0].name == "newer-run"
+    assert window.state.run == newer
+    assert window.run_label.text() == "Run: newer-run"
+    generate = window.tab_widgets[5]
+    assert generate.picker.current() == newer
+
+
+def test_open_run_opens_a_run_folder(window):
+    run = make_run("opened-run")
+    assert window.open_run_action.isEnabled()
+    window.open_run(run.path / "run.json")  # what the file dialog returns for a folder's run
+    assert window.state.run == run
+    assert window.run_label.text() == "Run: opened-run"
+    assert window.open_run_error is None
+
+
+def test_open_run_imports_an_exported_zip(window, qtbot, tmp_path):
+    from playground.core import checkpoint
+
+    run = make_run("exported-run")
+    archive = checkpoint.export_zip(run, tmp_path / "exported-run.zip")
+    window.open_run(archive)
+    qtbot.waitUntil(lambda: window.state.run is not None and window.state.run != run, timeout=30_000)
+    imported = window.state.run
+    assert imported.path.parent == run.path.parent and imported.name != run.name  # a copy, free name
+    assert imported.info["model"] == run.info["model"]
+    assert window.run_label.text() == f"Run: {imported.name}"
+
+
+@pytest.mark.parametrize("what", ["folder", "zip", "missing"])
+def test_what_is_not_a_run_is_said_in_words(window, qtbot, tmp_path, monkeypatch, what):
+    hooked = []
+    monkeypatch.setattr(error_dialog, "excepthook", lambda *args: hooked.append(args))
+    if what == "folder":
+        path = tmp_path / "holiday-photos"
+        path.mkdir()
+    elif what == "zip":
+        import zipfile
+
+        path = tmp_path / "notes.zip"
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr("notes/readme.txt", "not a run")
+    else:
+        path = tmp_path / "gone.zip"
+    window.open_run(path)
+    qtbot.waitUntil(lambda: window.open_run_error is not None, timeout=30_000)
+    dialog = window.open_run_error
+    assert dialog.isVisible() and not dialog.details_box.isVisibleTo(dialog)  # no traceback
+    assert path.name in dialog.message
+    assert dialog.hint
+    assert window.state.run is None
+    assert hooked == []
+    dialog.close()

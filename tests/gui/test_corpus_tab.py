@@ -141,15 +141,90 @@ def test_preview_of_a_big_file_shows_only_the_beginning(window, qtbot, tmp_path,
     wait_idle(window)
 
 
-def test_builtin_picker_loads_the_chosen_text(window, qtbot, wait_idle):
-    from playground.core.builtin_corpora import BUILTINS
+def test_choosing_a_builtin_in_the_list_loads_it(window, qtbot, wait_idle):
+    """Choosing is loading: no second button to press (the key is what a student presses on
+    the list; Qt sends `activated` for it as for a mouse pick)."""
+    from PySide6.QtCore import Qt
+
+    from playground.core.builtin_corpora import BUILTINS, DEFAULT_BUILTIN
 
     tab = window.corpus_tab
-    tab.builtin_combo.setCurrentIndex(tab.builtin_combo.findData("copy-lessons"))
-    assert tab.builtin_description.text() == BUILTINS["copy-lessons"].description
+    combo = tab.builtin_combo
+    assert combo.currentData() == DEFAULT_BUILTIN  # the list shows what the window opened with
+    assert not hasattr(tab, "builtin_button")
+    next_name = combo.itemData(combo.currentIndex() + 1)
+    with qtbot.waitSignal(tab.loadFinished, timeout=30_000) as blocker:
+        qtbot.keyClick(combo, Qt.Key_Down)
+    assert blocker.args == [True]
+    assert window.state.corpus.source == f"builtin:{next_name}"
+    assert combo.currentData() == next_name
+    assert tab.builtin_description.text() == BUILTINS[next_name].description
+    wait_idle(window)
+
+
+@pytest.mark.parametrize("how", ["file", "folder", "pasted"])
+def test_the_builtin_list_is_blank_while_own_text_is_loaded(window, qtbot, tmp_path, wait_idle, how):
+    from playground.core.builtin_corpora import DEFAULT_BUILTIN
+
+    tab = window.corpus_tab
+    combo = tab.builtin_combo
+    assert combo.currentData() == DEFAULT_BUILTIN
     with qtbot.waitSignal(tab.loadFinished, timeout=30_000):
-        tab.builtin_button.click()
-    assert window.state.corpus.source == "builtin:copy-lessons"
+        if how == "pasted":
+            tab.load_text(STORY)
+        else:
+            path = tmp_path / "robot.txt"
+            path.write_text(STORY, encoding="utf-8")
+            tab.load_path(path if how == "file" else tmp_path)
+    assert combo.currentIndex() == -1 and combo.currentText() == ""
+    assert "Your own text is loaded" in tab.builtin_description.text()
+    assert tab.builtin_look_for.text() == ""
+    # Choosing the built-in the list showed before loads it again.
+    with qtbot.waitSignal(tab.loadFinished, timeout=30_000):
+        combo.setCurrentIndex(combo.findData(DEFAULT_BUILTIN))
+        combo.activated.emit(combo.currentIndex())
+    assert window.state.corpus.source == f"builtin:{DEFAULT_BUILTIN}"
+    wait_idle(window)
+
+
+def test_a_failed_builtin_choice_puts_the_list_back(window, qtbot, monkeypatch, tmp_path):
+    from playground.gui.tabs import corpus_tab
+
+    path = tmp_path / "robot.txt"
+    path.write_text(STORY, encoding="utf-8")
+    tab = window.corpus_tab
+    assert load_through_tab(qtbot, tab, path) is True
+
+    def refuse(spec):
+        raise CorpusError("That text could not be made.")
+
+    monkeypatch.setattr(corpus_tab, "load_spec", refuse)
+    with qtbot.waitSignal(tab.loadFinished, timeout=30_000) as blocker:
+        tab.builtin_combo.setCurrentIndex(1)
+        tab.builtin_combo.activated.emit(1)
+    assert blocker.args == [False]
+    assert window.state.corpus.name == "robot.txt"
+    assert tab.builtin_combo.currentIndex() == -1  # robot.txt is still loaded, not a built-in
+
+
+def test_loading_keeps_the_focus_out_of_the_folder_file_types(window, qtbot, tmp_path, wait_idle):
+    """The button that started a load is disabled while it runs: the focus went on to the next
+    enabled widget, the file types box, with its text selected (a key typed then replaced it)."""
+    from PySide6.QtWidgets import QApplication
+
+    path = tmp_path / "robot.txt"
+    path.write_text(STORY, encoding="utf-8")
+    tab = window.corpus_tab
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    tab.open_file_button.setFocus()
+    qtbot.waitUntil(tab.open_file_button.hasFocus)
+    with qtbot.waitSignal(tab.loadFinished, timeout=30_000):
+        tab.load_path(path)  # what "Open file…" does once its dialog returns
+        assert QApplication.focusWidget() is tab.cancel_button
+    assert not tab.extensions_edit.hasFocus()
+    assert not tab.extensions_edit.hasSelectedText()
+    assert QApplication.focusWidget() is tab.open_file_button
     wait_idle(window)
 
 

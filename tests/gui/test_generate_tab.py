@@ -25,8 +25,8 @@ from playground.gui.widgets.generated_text import NEUTRAL_FILL
 WAIT = 60_000
 
 
-@pytest.fixture(scope="module")
-def trained_run_dir(tmp_path_factory):
+def train_tiny_run(tmp_path_factory, corpus_name: str, iters: int = 30):
+    """A 1-layer char model (context 16) trained for ``iters`` steps on a built-in corpus."""
     from playground.core import config, tokenizers, train
     from playground.core import corpus as corpus_mod
     from playground.core.config import ModelConfig
@@ -35,11 +35,11 @@ def trained_run_dir(tmp_path_factory):
     old = os.environ.get("PLAYGROUND_HOME")
     os.environ["PLAYGROUND_HOME"] = str(home)
     try:
-        corpus = corpus_mod.load_builtin("grammar-lessons")
+        corpus = corpus_mod.load_builtin(corpus_name)
         tok = tokenizers.train_tokenizer("char", corpus.text)
         cfg = ModelConfig(vocab_size=tok.vocab_size, context_length=16, n_layer=1, n_head=2, d_model=32)
-        tcfg = config.TrainConfig(iters=30, batch_size=8, eval_interval=15, eval_iters=2, sample_tokens=0,
-                                 warmup=5, device="cpu")
+        tcfg = config.TrainConfig(iters=iters, batch_size=8, eval_interval=15, eval_iters=2, sample_tokens=0,
+                                 warmup=min(5, iters), device="cpu")
         run = Run.create("tiny", cfg, tcfg, corpus.record(tcfg.split), tok)
         events = train.train_run(run, corpus)
         assert events[-1].reason == "done"
@@ -49,6 +49,11 @@ def trained_run_dir(tmp_path_factory):
             os.environ.pop("PLAYGROUND_HOME", None)
         else:
             os.environ["PLAYGROUND_HOME"] = old
+
+
+@pytest.fixture(scope="module")
+def trained_run_dir(tmp_path_factory):
+    return train_tiny_run(tmp_path_factory, "grammar-lessons")
 
 
 @pytest.fixture
@@ -258,6 +263,15 @@ def test_unknown_character_is_marked_in_place_not_a_dialog(qtbot, tab):
     w.remove_unknown_button.click()
     assert w.prompt.toPlainText() == "Tom sees  here"
     assert w.prompt.extraSelections() == [] and w.prompt_note.isHidden()
+    assert w.error_label.isHidden()  # the red "cannot read" error went with the characters
+    assert w.remove_unknown_button.isHidden()
+    # Deleting them by hand takes the error back as well.
+    w.prompt.setPlainText("Anna € ")
+    w.generate()
+    wait_idle(qtbot, tab)
+    assert not w.error_label.isHidden()
+    w.prompt.setPlainText("Anna ")
+    qtbot.waitUntil(lambda: w.error_label.isHidden(), timeout=WAIT)
 
 
 def test_copy_and_export_the_session(qtbot, tab, tmp_path):
@@ -273,6 +287,195 @@ def test_copy_and_export_the_session(qtbot, tab, tmp_path):
     w.export_markdown(str(out))
     text = out.read_text(encoding="utf-8")
     assert "Max likes " in text and written in text and "seed 1234" in text
+
+
+# ----------------------------------------------------------------------------------- the first prompt
+
+
+@pytest.fixture(scope="module")
+def copy_run_dir(tmp_path_factory):
+    return train_tiny_run(tmp_path_factory, "copy-lessons", iters=2)
+
+
+def test_the_first_prompt_is_text_the_run_can_read(qtbot, copy_run_dir, no_dialogs):
+    """Copy lessons has no "T": its character model cannot read "The ". The tab offers the start
+    of a validation line instead, on the Write and the Compare page, and in the empty-prompt hint."""
+    from playground.core.corpus import verify_record
+
+    run = Run(shutil.copytree(copy_run_dir, paths.runs_dir() / copy_run_dir.name))
+    corpus = verify_record(run.corpus_record)
+    assert "T" not in corpus.text
+    tab = make_tab(qtbot)
+    try:
+        qtbot.waitUntil(lambda: tab.run == run and tab.cached_model(run) is not None and not tab.busy,
+                        timeout=WAIT)
+        w, cp = tab.write_page, tab.compare_page
+        tok = tab.cached_model(run).tokenizer
+        prompt = w.prompt.toPlainText()
+        assert prompt and tok.unknown_spans(prompt) == [] and tok.encode(prompt)
+        assert cp.compare_prompt.toPlainText() == prompt
+        _, validation = corpus.split(run.corpus_record["split"])
+        assert "\n" + prompt in validation  # the start of a validation line
+        qtbot.waitUntil(lambda: w.prompt_note.isHidden() and w.prompt.extraSelections() == [], timeout=WAIT)
+        tab.form.max_tokens.setValue(5)
+        w.generate()
+        wait_idle(qtbot, tab)
+        assert len(w.session.steps) == 5 and w.error_label.isHidden()
+        # The empty-prompt message's example is that prompt too.
+        w.prompt.setPlainText("")
+        w.generate()
+        wait_idle(qtbot, tab)
+        assert f"for example ‘{prompt}’" in w.error_label.text()
+        # What the student typed is never replaced by a suggestion.
+        w.prompt.setPlainText("abc|")
+        w.offer_prompt("xyz")
+        assert w.prompt.toPlainText() == "abc|"
+    finally:
+        tab.shutdown()
+
+
+# ----------------------------------------------------------------------------------- rough edges
+
+
+def test_clicking_a_bar_does_not_widen_the_window(qtbot, tab):
+    w, s = tab.write_page, tab.write_page.session
+    w.prompt.setPlainText("Tom sees ")
+    w.next_button.click()
+    wait_idle(qtbot, tab)
+    QApplication.processEvents()  # the layouts take the new texts in
+    narrowest = tab.minimumSizeHint().width()
+    tab.resize(narrowest, tab.height())
+    row = next(r for r, a in enumerate(s.proposal.alternatives) if a[0] != s.proposal.id and r > 2)
+    click_bar(qtbot, w.chart, row)
+    wait_idle(qtbot, tab)
+    QApplication.processEvents()
+    assert "chosen by you" in w.status.text()
+    # The longer status line wraps: nothing asks for more width (a real window grew 1,200 → 1,215 px).
+    assert tab.minimumSizeHint().width() <= narrowest
+    assert tab.width() == narrowest
+
+
+def bars_area(chart):
+    """The plot's data area, in the chart widget's coordinates."""
+    from PySide6.QtCore import QPoint
+
+    vb = chart.plot.getPlotItem().vb
+    rect = chart.plot.mapFromScene(vb.sceneBoundingRect()).boundingRect()
+    return rect.translated(chart.plot.viewport().mapTo(chart, QPoint(0, 0)))
+
+
+@pytest.mark.parametrize("width", [340, 460, 900])
+def test_the_100_percent_number_fits_and_the_legend_covers_no_bar(qtbot, width):
+    from playground.gui.widgets.plots import pyqtgraph
+    from playground.gui.widgets.prob_bars import ProbBars
+
+    chart = ProbBars()
+    qtbot.addWidget(chart)
+    chart.resize(width, 480)
+    chart.show()
+    alts = [(0, "a", 0.97, 1.0)] + [(i, chr(97 + i), 0.002, 0.0) for i in range(1, 15)]  # greedy: 100%
+    chart.show_step(alts, 0, "greedy")
+    QApplication.processEvents()
+    vb = chart.plot.getPlotItem().vb
+    number = chart._texts[0]
+    assert number.toPlainText() == "100%"
+    assert vb.sceneBoundingRect().contains(number.sceneBoundingRect())  # not clipped at the right
+    # No legend over the bars: it is a line of its own under the plot.
+    legends = [i for i in chart.plot.scene().items() if isinstance(i, pyqtgraph().LegendItem)]
+    assert all(not i.sceneBoundingRect().intersects(vb.sceneBoundingRect()) for i in legends)
+    assert chart.legend.isVisible() and "cut off" in chart.legend.text()
+    assert not chart.legend.geometry().intersects(bars_area(chart))
+    assert chart.legend.minimumSizeHint().width() < 200  # it wraps rather than widening the chart
+
+
+def type_into(qtbot, spin, text: str, enter: bool = True) -> None:
+    spin.lineEdit().selectAll()
+    qtbot.keyClicks(spin, text)
+    if enter:
+        qtbot.keyClick(spin, Qt.Key_Return)
+
+
+def test_a_number_past_a_fields_range_says_the_range(qtbot, no_dialogs):
+    from playground.gui.tabs.generate.sampling_form import MAX_NEW_TOKENS, SamplingForm
+
+    form = SamplingForm()
+    qtbot.addWidget(form)
+    form.show()
+    note = form.range_note
+    assert note.isHidden()
+    # Temperature 9: said while typing, then the nearest end of the range (it was reverted to 1.00).
+    type_into(qtbot, form.temperature, "9", enter=False)
+    assert not note.isHidden()
+    assert note.text() == "Temperature goes from 0.00 to 5.00: 9 is too high; leaving the field sets 5.00."
+    qtbot.keyClick(form.temperature, Qt.Key_Return)
+    assert form.temperature.value() == 5.0
+    assert note.text() == "Temperature goes from 0.00 to 5.00: 9 was set to 5.00."
+    # Max new tokens 999999999 becomes the most there is, not 999 (typing used to stop there).
+    type_into(qtbot, form.max_tokens, "999999999")
+    assert form.max_tokens.value() == MAX_NEW_TOKENS == 5000
+    assert note.text() == f"Max new tokens goes from 1 to {MAX_NEW_TOKENS}: 999999999 was set to {MAX_NEW_TOKENS}."
+    type_into(qtbot, form.max_tokens, "300")
+    assert form.max_tokens.value() == 300 and note.isHidden()  # a number in range: nothing to say
+    type_into(qtbot, form.top_p, "0")
+    assert form.top_p.value() == pytest.approx(0.01) and "Top-p goes from 0.01 to 1.00" in note.text()
+    # Each field's tooltip gives its range; top-k's follows the vocabulary.
+    form.set_vocab_size(65)
+    assert form.max_tokens.toolTip().endswith(f"Max new tokens goes from 1 to {MAX_NEW_TOKENS}.")
+    assert form.top_k.toolTip().endswith("Top-k goes from off to 65.")
+    type_into(qtbot, form.top_k, "100")
+    assert form.top_k.value() == 65
+    # A number still being typed counts when generating (Ctrl+Enter in the field).
+    type_into(qtbot, form.temperature, "7", enter=False)
+    assert form.config().temperature == 5.0
+
+
+# ----------------------------------------------------------------------------------- long prompts
+
+
+@pytest.fixture
+def no_bug_dialog(monkeypatch):
+    from playground.gui import error_dialog
+
+    bugs = []
+    monkeypatch.setattr(error_dialog, "excepthook", lambda *args: bugs.append(args[1]))
+    yield bugs
+    assert not bugs, f"the bug dialog would have opened: {bugs!r}"
+
+
+def test_a_prompt_of_30000_tokens_keeps_the_window_and_says_so(qtbot, tab, no_bug_dialog):
+    """More tokens than the view's 20,000 boxes: it showed the bug dialog ("one value per token
+    is needed"). Now the model reads its last window, as on the command line, and the tab says so."""
+    w, s = tab.write_page, tab.write_page.session
+    prompt = ("Tom sees the red fox. Anna likes the cake.\n" * 700)[:30_000]  # a character = a token
+    w.prompt.setPlainText(prompt)
+    tab.form.max_tokens.setValue(10)
+    w.generate()
+    wait_idle(qtbot, tab)
+    assert w.error_label.isHidden()
+    expected = core_steps(tab, prompt, seed=1234, max_new_tokens=10)  # what `playground generate` writes
+    assert s.generated_ids == [t.id for t in expected] and "Wrote 10 tokens" in w.status.text()
+    prompt_ids = tab.cached_model(tab.run).tokenizer.encode(prompt)
+    assert w.view.ids == prompt_ids[-16:] + [t.id for t in expected]
+    note = w.window_note.text()
+    assert not w.window_note.isHidden()
+    assert "30,000 tokens long" in note and "its last 16 tokens" in note and "29,984 before them" in note
+    assert "last half (8 tokens)" in note
+    # Step mode continues it, coloured by attention.
+    w.colour_by.setCurrentIndex(1)
+    w.next_token()
+    wait_idle(qtbot, tab)
+    assert len(s.steps) == 11 and s.proposal is not None
+    assert any(v is not None for v in w.view.values)
+    # The Compare page keeps the same window and says so.
+    cp = tab.compare_page
+    cp.compare_prompt.setPlainText(prompt)
+    cp.compare_ckpts["b"].setCurrentIndex(0)
+    tab.form.max_tokens.setValue(4)
+    cp.compare()
+    wait_idle(qtbot, tab)
+    assert [t.id for t in cp.compare_steps["a"]] == [t.id for t in expected[:4]]
+    assert cp.compare_views["a"].ids == prompt_ids[-16:] + [t.id for t in expected[:4]]
+    assert "Model A: The prompt is 30,000 tokens long" in cp.compare_error.text()
 
 
 # ----------------------------------------------------------------------------------- Score

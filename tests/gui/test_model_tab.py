@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 
 import pytest
@@ -237,7 +238,9 @@ def test_too_big_config_is_refused_with_numbers(state, make_tab, monkeypatch):
     from playground.gui import device_probe
     from playground.gui.ui import format_bytes
 
+    state.set_batch_size(12)  # the one batch size of the app (the Train tab's too)
     tab = make_tab(state)
+    assert tab.batch_spin.value() == 12
     tiny = state.model_config
     free = 40_000_000  # pretend only 40 MB are free
     monkeypatch.setattr(device_probe, "free_memory", lambda info: free)
@@ -293,9 +296,17 @@ def test_measure_reports_a_positive_time_and_stops_cleanly(state, make_tab, qtbo
     assert tab.busy and tab.cancel_button.isVisibleTo(tab)
     qtbot.waitUntil(lambda: not tab.busy, timeout=120_000)
     result = tab.timings[(cfg, 4)]
-    assert result["ms_median"] > 0 and len(result["ms_steps"]) == 5
+    assert result["ms_median"] > 0 and len(result["ms_steps"]) == result["steps"] >= 5
+    assert sum(result["ms_steps"]) >= 1900 or result["steps"] == 200  # MEASURE_SECONDS, or the cap
     assert result["tokens_per_s"] == pytest.approx(4 * 16 / (result["ms_median"] / 1000))
+    assert result["ms_eval_batch"] > 0 and result["ms_sample_token"] > 0 and result["ms_setup"] > 0
     assert f"{result['ms_median']:,.0f} ms per step" in tab.measure_label.text()
+    assert "2,000 steps would take about" in tab.measure_label.text()
+    # It ran in a training child: the environment it saw is the one training gets.
+    from playground.gui import training_process
+
+    want = dict(training_process.child_settings(cfg, 4).env)
+    assert result["child_env"] == {key: os.environ.get(key, value) for key, value in want.items()}
     assert not tab.cancel_button.isVisibleTo(tab)
     assert multiprocessing.active_children() == []
 

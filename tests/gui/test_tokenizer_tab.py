@@ -66,8 +66,8 @@ def test_merge_slider_shows_encode_with_first_n_merges(window, qtbot):
     assert tab.merges.view.ids == tok.encode_with_merges(SAMPLE, 5)
     tab.merges.slider.setValue(len(tok.merges))
     tab.merges.play_button.click()  # at the end, Play starts again from no merges
-    assert tab.merges.slider.value() == 0 and tab.merges.play_button.text() == "⏸ Pause"
-    qtbot.waitUntil(lambda: tab.merges.play_button.text() == "▶ Play", timeout=10_000)
+    assert tab.merges.slider.value() == 0 and tab.merges.play_button.text() == "Pause"
+    qtbot.waitUntil(lambda: tab.merges.play_button.text() == "Play", timeout=10_000)
     assert tab.merges.slider.value() == len(tok.merges)
     assert tab.merges.view.ids == tok.encode(SAMPLE)
 
@@ -176,3 +176,47 @@ def test_big_corpus_trains_in_a_child_process(window, qtbot, monkeypatch, wait_i
     tab2, tok = choose(qtbot, window, "bpe", vocab=280)
     assert "train_bpe" in calls
     assert tok.merges == tk.BPETokenizer.train(text, 280).merges
+
+
+def test_play_and_pause_are_the_styles_icons_not_font_glyphs(qtbot):
+    """'⏸' drew as an empty box with fonts that lack it: the button shows the style's media icon
+    and plain words."""
+    from PySide6.QtWidgets import QStyle
+
+    from playground.gui.widgets.merges_player import MergesPlayer
+
+    player = MergesPlayer()
+    qtbot.addWidget(player)
+    player.set_tokenizer(tk.BPETokenizer.train(SAMPLE * 5, 270))
+    button = player.play_button
+
+    def shows(pixmap: QStyle.StandardPixmap, text: str) -> bool:
+        expected = player.style().standardIcon(pixmap).pixmap(16).toImage()
+        return button.text() == text and button.icon().pixmap(16).toImage() == expected
+
+    assert shows(QStyle.SP_MediaPlay, "Play")
+    button.click()
+    assert shows(QStyle.SP_MediaPause, "Pause")
+    button.click()
+    assert shows(QStyle.SP_MediaPlay, "Play")
+    for text in ("Play", "Pause"):
+        text.encode("latin-1")  # no character a font may lack
+
+
+def test_vocabulary_fields_say_their_range(window, qtbot):
+    """A number past a field's range is refused or clamped by Qt: the range is said, both in the
+    tooltip and when such a number is typed."""
+    from PySide6.QtCore import Qt
+
+    tab = window.tokenizer_tab
+    assert "From 50 to 100,000." in tab.word_spin.toolTip()
+    assert f"From 257 to {tk.MAX_BPE_VOCAB:,}." in tab.bpe_spin.toolTip()
+    said = []
+    tab.bpe_spin.on_range = said.append
+    tab.bpe_spin.lineEdit().selectAll()
+    qtbot.keyClicks(tab.bpe_spin.lineEdit(), "999999")
+    assert said, "typing past the range said nothing"
+    assert f"from {tab.bpe_spin.textFromValue(257)} to {tab.bpe_spin.textFromValue(tk.MAX_BPE_VOCAB)}" \
+        in said[-1]
+    qtbot.keyClick(tab.bpe_spin.lineEdit(), Qt.Key_Return)
+    assert tab.bpe_spin.value() == tk.MAX_BPE_VOCAB

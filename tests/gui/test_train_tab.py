@@ -254,7 +254,7 @@ def test_defaults_differ_between_tiny_and_large(tab):
     vocab = tab.state.tokenizer.vocab_size
     tiny, _ = config.training_defaults(config.preset("tiny", vocab))
     large, _ = config.training_defaults(config.preset("gpt2-124m", vocab))
-    assert (tiny["lr"], tiny["warmup"], large["lr"], large["batch_size"]) == (1e-3, 100, 3e-4, 4)
+    assert tiny["lr"] > large["lr"] == 3e-4 and tiny["batch_size"] > large["batch_size"] == 4
     tab.state.set_model_config(config.preset("gpt2-124m", vocab))
     tab.apply_defaults()
     assert float(tab.settings.lr_box.currentText()) == pytest.approx(3e-4) and tab.settings.batch_box.value() == 4
@@ -475,3 +475,131 @@ def test_a_text_too_short_says_so_and_leaves_no_empty_run(tab, qtbot, lessons):
     assert not tab.message_label.isHidden() and "too small to train on" in text.lower(), text
     assert "Use a longer text" in text
     assert checkpoint.list_runs() == [] and tab.start_button.isEnabled()
+
+
+def test_a_run_cut_off_by_kill_9_is_offered_at_the_next_start(tab, lessons):
+    """kill -9 of the app (and its child) leaves status "training" and a metrics file written a
+    moment ago; no process holds the run's lock any more: the next start offers to resume."""
+    from playground.core import run_lock
+
+    run = make_run(lessons, "killed")
+    run.update(status="training")  # what the kill leaves behind; metrics.csv is seconds old
+    assert tab.check_interrupted() == run
+    assert not tab.banner.isHidden() and "cut off" in tab.banner.label.text()
+    assert tab.banner.resume_button.text() == "Resume it"
+    # The same run while another process (the command line) trains it: no offer, no Resume.
+    with run_lock.acquire(run.path, run.name):
+        tab.banner.take()
+        assert tab.check_interrupted() is None and tab.banner.isHidden()
+        tab.runs_list.refresh()
+        tab.runs_list.select(run)
+        row = tab.runs_list.row_of(run)
+        assert tab.runs_list.table.item(row, 6).text().endswith("training in another process")
+        assert not tab.runs_list.resume_button.isEnabled() and not tab.runs_list.delete_button.isEnabled()
+
+
+def test_a_number_past_its_range_says_the_range(tab, qtbot):
+    box = tab.settings.iters_box
+    note = tab.settings.range_note
+    assert note.isHidden() and "(1 to 10,000,000)" in box.toolTip()
+    box.setFocus()
+    box.lineEdit().selectAll()
+    qtbot.keyClicks(box, "99999999")  # past 10,000,000: a plain spin box drops the last 9 silently
+    assert not note.isHidden()
+    assert note.text() == ("The number of iterations goes from 1 to 10,000,000: 99999999 is too high; "
+                           "leaving the field sets 10,000,000.")
+    assert tab.train_config().iters == 10_000_000  # Start takes the nearest end, and says so
+    assert note.text().endswith("99999999 was set to 10,000,000.") and not note.isHidden()
+    box.lineEdit().selectAll()
+    qtbot.keyClicks(box, "5")
+    assert note.isHidden() and tab.train_config().iters == 5
+
+
+def test_resuming_a_run_another_process_trains_is_refused_in_words(tab, qtbot, lessons):
+    from playground.core import run_lock
+
+    run = make_run(lessons, "busy-elsewhere")
+    run.update(status="stopped", interrupted=True)
+    info, rows = checkpoint.Run(run.path).info, run.metrics()
+    with run_lock.acquire(run.path, run.name):  # this test process stands for the command line
+        tab.resume_run(run)  # e.g. from the banner, just before the other process started
+        wait_done(qtbot, tab)
+        text = tab.message_label.text()
+        assert "already training in another process" in text and f"pid {os.getpid()}" in text, text
+        assert "mix" in text  # the hint: why two trainings of one run are refused
+        assert tab.finished_event is None and tab.start_button.isEnabled()
+        # The first training is untouched: its run.json, its log, its lock.
+        after = checkpoint.Run(run.path)
+        assert after.info == info and after.metrics() == rows
+        assert run_lock.owner_of(run.path)["pid"] == os.getpid()
+
+
+def test_a_disk_error_in_the_training_process_is_said_and_the_run_is_stopped(tab, qtbot, monkeypatch):
+    """A write the machine refuses in the training process (here the snapshot of step 3: its file
+    name is taken by a folder) ends the training with the trainer's words; the run is marked
+    stopped with its last good checkpoint, and resumes once the disk is fixed."""
+    real_create = checkpoint.Run.create.__func__
+
+    def create(cls, *args, **kwargs):
+        run = real_create(cls, *args, **kwargs)
+        checkpoint.snapshot_file(run.path, 3).mkdir()
+        return run
+
+    monkeypatch.setattr(checkpoint.Run, "create", classmethod(create))
+    tab.set_train_values(iters=6, batch_size=4, warmup=1, eval_interval=3)
+    run = tab.start_training()
+    wait_done(qtbot, tab)
+    assert (tab.finished_event.reason, tab.finished_event.it) == ("error", 3)
+    text = tab.message_label.text()
+    assert text.startswith("<b>Training stopped by an error.</b><br>Could not save the checkpoint "
+                           "step_000003.pt"), text
+    assert tab.message_label.styleSheet() == ui.ERROR and "Training stopped by an error" in tab.status_label.text()
+    run = checkpoint.Run(run.path)
+    assert run.status == "stopped" and checkpoint.list_runs() == [run]
+    assert run.load_latest()["step"] == 3 and [s for s, _ in run.snapshots() if s != 3] == [0]
+
+    checkpoint.snapshot_file(run.path, 3).rmdir()  # the student freed the disk
+    tab.runs_list.refresh()
+    tab.runs_list.select(run)
+    assert tab.runs_list.resume_button.text() == "Resume" and tab.runs_list.resume_button.isEnabled()
+    tab.runs_list.resume_button.click()
+    wait_done(qtbot, tab)
+    assert tab.finished_event.reason == "done", tab.message_label.text()
+    assert checkpoint.Run(run.path).status == "finished"
+
+
+def test_a_new_run_that_fails_before_saving_anything_is_not_kept(tab, qtbot, monkeypatch):
+    real_create = checkpoint.Run.create.__func__
+
+    def create(cls, *args, **kwargs):
+        run = real_create(cls, *args, **kwargs)
+        # Step 0's evaluation cannot be logged (its file points nowhere): nothing gets saved.
+        run.metrics_path.symlink_to(run.path / "gone" / "metrics.csv")
+        return run
+
+    monkeypatch.setattr(checkpoint.Run, "create", classmethod(create))
+    tab.set_train_values(iters=6, batch_size=4, warmup=1, eval_interval=3)
+    assert tab.start_training() is not None
+    wait_done(qtbot, tab)
+    assert tab.finished_event.reason == "error"
+    text = tab.message_label.text()
+    assert "Could not" in text and text.endswith("Nothing was saved, so the run was not kept."), text
+    assert checkpoint.list_runs() == [] and tab.start_button.isEnabled()
+
+
+def test_a_run_killed_before_its_first_checkpoint_starts_again_from_the_banner(tab, qtbot, lessons):
+    corpus, tok = lessons
+    tcfg = config.TrainConfig(iters=6, batch_size=4, warmup=1, eval_interval=3, eval_iters=2, sample_tokens=0)
+    run = checkpoint.Run.create("killed-early", tiny_config(tok.vocab_size), tcfg, corpus.record(tcfg.split), tok)
+    run.update(status="training")  # killed after step 0's evaluation was logged, before its checkpoint
+    run.append_metrics({"kind": "eval", "it": 0, "train_loss": 4.0, "val_loss": 4.0, "time": 0.1})
+    run.close_metrics()
+    assert tab.check_interrupted() == run
+    assert tab.banner.resume_button.text() == "Start again" and "nothing to resume" in tab.banner.label.text()
+    tab.banner.resume_button.click()
+    assert tab.banner.isHidden() and tab.phase == "starting"
+    wait_done(qtbot, tab)
+    assert tab.finished_event.reason == "done", tab.message_label.text()
+    run = checkpoint.Run(run.path)
+    evals = [r["it"] for r in run.metrics("eval")]
+    assert evals == [0, 3, 6] and run.status == "finished"  # one log, from the new start

@@ -90,6 +90,22 @@ def test_child_error_comes_back_as_playground_error(qtbot):
     assert not tp.pid_alive(job.pid)
 
 
+def test_a_run_another_process_trains_is_refused_before_torch_loads(qtbot):
+    """One run, one writer: the child takes the run's lock first and refuses with RunBusy."""
+    from playground.core import run_lock
+
+    corpus = corpus_mod.load("builtin:grammar-lessons")
+    run = tiny_run(corpus)
+    errors, events = [], []
+    with run_lock.acquire(run.path, run.name):  # this process stands for the command line
+        job = tp.TrainingJob(run.path, corpus, on_events=events.extend, on_error=errors.append)
+        qtbot.waitUntil(lambda: not job.running, timeout=WAIT_MS)
+        assert run_lock.owner_of(run.path)["pid"] == os.getpid()
+    assert len(errors) == 1 and isinstance(errors[0], run_lock.RunBusy), errors
+    assert "already training in another process" in errors[0].message and errors[0].hint
+    assert events == [] and checkpoint.Run(run.path).status == "created"  # not even Started
+
+
 HELPER = textwrap.dedent("""
     import os, sys
     from PySide6.QtCore import QCoreApplication
@@ -131,7 +147,11 @@ def test_no_orphan_when_the_gui_process_is_killed(qtbot, tmp_path):
     # The child notices (control pipe EOF), stops after a step, saves, and exits by itself.
     qtbot.waitUntil(lambda: not tp.pid_alive(pid), timeout=60_000)
     run = checkpoint.Run(run.path)
-    assert run.status == "stopped"
+    assert run.status == "stopped" and run.info.get("interrupted") is True  # the next start offers it
+    from playground.gui.tabs.train_status import ResumeBanner
+
+    banner = ResumeBanner()
+    assert banner.offer([run]) == run and "Resume training?" in banner.label.text()
     latest = run.load_latest()
     assert latest["step"] >= 5 and run.step == latest["step"]
     weights = run.load_model().state_dict()  # the saved training state, loadable as a model

@@ -153,3 +153,65 @@ def test_abandoned_job_reports_nothing_more(qtbot):
     with qtbot.waitSignal(handle.done, timeout=10_000):  # queued after the reports: they were handled
         go.set()
     assert got == []
+
+
+def test_shutdown_lets_a_stuck_job_go_within_its_bound(qtbot):
+    """A job that ignores cancel (a read blocked on a pipe) must not hold up closing the window."""
+    import time
+
+    release = threading.Event()  # set only at the end: until then the job is stuck
+    started = threading.Event()
+
+    def fn(progress, cancel):
+        started.set()
+        release.wait()
+        return "late"
+
+    owner = QObject()
+    late: list = []
+    handle = workers.start(fn, parent=owner, on_done=late.append, name="stuck")
+    assert started.wait(5)
+    t0 = time.monotonic()
+    stuck = workers.shutdown(owner, timeout_ms=300)
+    assert 0.25 <= time.monotonic() - t0 < 2.5  # waited its bound, not the job's
+    assert stuck == [handle] and handle not in workers.active()
+    t0 = time.monotonic()
+    assert workers.shutdown(owner, timeout_ms=300) == [] and time.monotonic() - t0 < 0.2  # not waited twice
+    with qtbot.waitSignal(handle.done, timeout=10_000):  # if it ends after all, it is cleaned up
+        release.set()
+    assert late == []  # the window it would have updated is gone
+
+
+STUCK_AT_EXIT = """
+import threading, time
+from PySide6.QtWidgets import QApplication
+from playground.gui import workers
+
+app = QApplication([])
+started = threading.Event()
+
+def fn(progress, cancel):
+    started.set()
+    threading.Event().wait()  # never returns, never looks at cancel
+
+workers.start(fn, name="stuck")
+assert started.wait(10)
+t0 = time.monotonic()
+stuck = workers.shutdown(timeout_ms=300)
+print(f"let go {len(stuck)} after {time.monotonic() - t0:.2f} s", flush=True)
+"""
+
+
+def test_the_process_exits_cleanly_with_a_stuck_job():
+    """Before: Qt aborted the app on quit ("QThread: Destroyed while thread ... is still running")."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run([sys.executable, "-c", STUCK_AT_EXIT], capture_output=True, text=True, timeout=120,
+                         env=env)
+    assert out.returncode == 0, out.stderr
+    assert "Destroyed while thread" not in out.stderr
+    count, seconds = out.stdout.split()[2], float(out.stdout.split()[4])
+    assert count == "1" and seconds < 2.5

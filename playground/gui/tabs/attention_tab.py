@@ -106,34 +106,15 @@ class AttentionTab(QWidget):
 
     # ================================================================== building
     def _empty_page(self) -> QWidget:
-        page = QWidget()
-        column = QWidget()
-        column.setMaximumWidth(600)
-        inner = QVBoxLayout(column)
-        heading = QLabel("Train a model first")
-        heading.setAlignment(Qt.AlignCenter)
-        heading.setStyleSheet("font-size: 16pt; font-weight: bold; color: #333;")
-        text = QLabel("This tab looks inside a model you trained: which tokens each attention "
-                      "head looks at, the math of one head step by step, and the embeddings. "
-                      "There are no trained models (runs) yet.")
-        text.setWordWrap(True)
-        text.setAlignment(Qt.AlignCenter)
-        text.setStyleSheet("font-size: 11pt; color: #333;")
         self.to_train = QPushButton("Go to the Train tab")
         self.to_train.setToolTip("Train a model; come back here to look inside it")
         self.to_train.clicked.connect(self._go_train)
-        inner.addWidget(heading)
-        inner.addWidget(text)
-        inner.addWidget(self.to_train, 0, Qt.AlignCenter)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(column, 4)
-        row.addStretch(1)
-        box = QVBoxLayout(page)
-        box.addStretch(1)
-        box.addLayout(row)
-        box.addStretch(2)
-        return page
+        return ui.empty_page(
+            "Train a model first",
+            "This tab looks inside a model you trained: which tokens each attention head looks at, "
+            "the math of one head step by step, and the embeddings. There are no trained models "
+            "(runs) yet.",
+            [self.to_train])
 
     @Slot()
     def _go_train(self) -> None:

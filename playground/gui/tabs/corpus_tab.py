@@ -2,7 +2,8 @@
 
 Every load (file, folder, pasted text, built-in, Tiny Shakespeare) runs in a worker and ends
 in one place, :meth:`CorpusTab._loaded`; a failure shows a red inline message with the hint
-and leaves the previous corpus loaded.
+and leaves the previous corpus loaded. Choosing a built-in text in its list loads it; the list
+always shows the loaded text (blank while the text is the student's own).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -177,6 +179,7 @@ class CorpusTab(QWidget):
         self._load_seq = 0
         self._closed = False
         self._chosen_encoding: str | None = None  # the shown corpus was read with this choice
+        self._focus_before_busy: QWidget | None = None  # given back once a load ends
         self._build()
         self.state.splitChanged.connect(self._split_from_state)
 
@@ -194,10 +197,12 @@ class CorpusTab(QWidget):
         b = QVBoxLayout(builtin_box)
         self.builtin_combo = QComboBox()
         self.builtin_combo.setToolTip(
-            "Texts that come with the app. The 'lessons' are generated so that a small model "
-            "learns clear patterns you can later find in the Attention tab.")
+            "Texts that come with the app: choose one to load it. The 'lessons' are generated so "
+            "that a small model learns clear patterns you can later find in the Attention tab.")
+        self.builtin_combo.setPlaceholderText("Choose a built-in text…")
         for item in builtin_corpora.list_builtins():
             self.builtin_combo.addItem(item.title, item.name)
+        self.builtin_combo.setCurrentIndex(-1)  # nothing is loaded yet
         b.addWidget(self.builtin_combo)
         self.builtin_description = QLabel()
         self.builtin_description.setWordWrap(True)
@@ -206,10 +211,9 @@ class CorpusTab(QWidget):
         self.builtin_look_for.setWordWrap(True)
         self.builtin_look_for.setStyleSheet("color: #2a5480;")
         b.addWidget(self.builtin_look_for)
-        self.builtin_button = QPushButton("Use this text")
-        self.builtin_button.setToolTip("Load the chosen built-in text as the corpus")
-        self.builtin_button.clicked.connect(self._load_builtin_clicked)
-        b.addWidget(self.builtin_button)
+        # `activated`, not `currentIndexChanged`: only the student's choice loads (the tab moves
+        # the list itself to follow what was loaded), and choosing the shown text again reloads it.
+        self.builtin_combo.activated.connect(self._builtin_chosen)
         self.builtin_combo.currentIndexChanged.connect(self._show_builtin_info)
         self._show_builtin_info()
         left_layout.addWidget(builtin_box)
@@ -404,6 +408,10 @@ class CorpusTab(QWidget):
     def _show_builtin_info(self) -> None:
         name = self.builtin_combo.currentData()
         if not name:
+            self.builtin_description.setText(
+                "Your own text is loaded. Choose a built-in text here to switch to it."
+                if self.corpus is not None else "")
+            self.builtin_look_for.setText("")
             return
         item = builtin_corpora.BUILTINS[name]
         self.builtin_description.setText(item.description)
@@ -421,14 +429,37 @@ class CorpusTab(QWidget):
         self.encoding_combo.setVisible(show)
         self.reload_button.setVisible(show)
 
+    def _show_loaded_builtin(self) -> None:
+        """The list shows the built-in text that is loaded, or nothing for any other text."""
+        source = self.corpus.source if self.corpus is not None else ""
+        index = self.builtin_combo.findData(source[8:]) if source.startswith("builtin:") else -1
+        self.builtin_combo.setCurrentIndex(index)
+        self._show_builtin_info()  # also when the index stayed (own text replaced by own text)
+
     def _set_busy_ui(self, busy: bool, text: str = "") -> None:
         self.task_label.setText(text)
         self.task_label.setVisible(busy)
-        self.progress.setVisible(busy)
-        self.cancel_button.setVisible(busy)
-        for button in (self.builtin_button, self.open_file_button, self.open_folder_button,
-                       self.paste_button, self.download_button):
+        buttons = (self.open_file_button, self.open_folder_button, self.paste_button,
+                   self.download_button)
+        focused = QApplication.focusWidget()
+        if busy:
+            self.progress.setVisible(True)
+            self.cancel_button.setVisible(True)
+            if focused in buttons:
+                # Disabling the focused button would send the focus on to the next enabled
+                # widget, the folder file types, with its text selected: the next key typed
+                # would replace it. Cancel is what one may want to press now.
+                self._focus_before_busy = focused
+                self.cancel_button.setFocus(Qt.OtherFocusReason)
+        for button in buttons:
             button.setEnabled(not busy)
+        if not busy:
+            back = self._focus_before_busy
+            self._focus_before_busy = None
+            if back is not None and focused in (self.cancel_button, None):
+                back.setFocus(Qt.OtherFocusReason)
+            self.progress.setVisible(False)
+            self.cancel_button.setVisible(False)
 
     # ------------------------------------------------------------------ public actions
     @property
@@ -501,9 +532,11 @@ class CorpusTab(QWidget):
         if dialog.exec() == QDialog.Accepted:
             self.load_text(dialog.text())
 
-    @Slot()
-    def _load_builtin_clicked(self) -> None:
-        self.load_spec(f"builtin:{self.builtin_combo.currentData()}")
+    @Slot(int)
+    def _builtin_chosen(self, index: int) -> None:
+        name = self.builtin_combo.itemData(index)
+        if name:
+            self.load_spec(f"builtin:{name}")
 
     @Slot()
     def _reload_clicked(self) -> None:
@@ -535,6 +568,7 @@ class CorpusTab(QWidget):
         self._load_seq += 1
         self._handle = None
         self._set_busy_ui(False)
+        self._show_loaded_builtin()
         self._show_problem("Cancelled. The previous text is still loaded.", NOTE)
         self.loadFinished.emit(False)
 
@@ -601,6 +635,7 @@ class CorpusTab(QWidget):
         self.size_bytes = result.size_bytes
         self._chosen_encoding = chosen_encoding
         self._show_corpus()
+        self._show_loaded_builtin()
         self._update_download_button()
         self.state.set_corpus(self.corpus)
         self.loadFinished.emit(True)
@@ -608,6 +643,7 @@ class CorpusTab(QWidget):
     def _failed(self, seq: int, exc: BaseException) -> None:
         if not self._end(seq):
             return
+        self._show_loaded_builtin()  # a built-in chosen in the list did not load
         if isinstance(exc, Cancelled):
             self._show_problem("Cancelled. The previous text is still loaded.", NOTE)
         elif isinstance(exc, PlaygroundError):

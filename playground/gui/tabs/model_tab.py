@@ -1,9 +1,10 @@
 """Step 3, the Model tab: choose the size and shape of the GPT before training it.
 
 A preset (Bigram, Tiny, Small, Medium, GPT-2 124M) or a custom config; every change shows at
-once the parameter count per part (table + bar chart), the memory training needs at a batch
-size, and a diagram of the model whose boxes explain themselves on hover. "Measure" times a
-few real training steps.
+once the parameter count per part (table + bar chart), the memory training needs at the batch
+size (one setting with the Train tab's, ``AppState.batch_size``), and a diagram of the model
+whose boxes explain themselves on hover. "Measure" times a few real training steps in a training
+process started and set up as a training's is (``training_process.measure_in_child``).
 
 Every number comes from the torch-free ``playground.core.config`` (presets, param_breakdown,
 memory_estimate). Which device training would use, and its free memory, comes from a short
@@ -35,10 +36,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from playground.core import config
+from playground.core import config, step_timer
 from playground.core.config import ModelConfig
 from playground.errors import Cancelled, PlaygroundError
-from playground.gui import device_probe, workers
+from playground.gui import device_probe, training_process, ui, workers
 from playground.gui.device_probe import DeviceInfo
 from playground.gui.ui import (
     ERROR_TEXT,
@@ -57,8 +58,11 @@ PRESETS = [("bigram", "Bigram"), ("tiny", "Tiny"), ("small", "Small"), ("medium"
            ("gpt2-124m", "GPT-2 124M")]
 CUSTOM = "custom"
 DEFAULT_PRESET = "tiny"
-DEFAULT_BATCH = config.TrainConfig.batch_size  # the Train tab's default too
-MEASURE_STEPS = 5
+MEASURE_STEPS = 5  # at least this many steps are timed...
+MEASURE_SECONDS = 2.0  # ...and more until they took this long: a burst of other work then weighs little
+# Other programs using at least this share of the processor while measuring: the figure is said
+# to be taken on a busy machine (on 2 cores, one busy program is 0.5).
+BUSY_SHARE = 0.2
 # Above this many parameter × token products per step (~1 TFLOP of work), a CPU needs many
 # seconds per step: say so next to the numbers.
 SLOW_ON_CPU = 2e11
@@ -104,6 +108,7 @@ class ModelTab(QWidget):
         self._closed = False
         self._build()
         self.state.tokenizerChanged.connect(self._tokenizer_changed)
+        self.state.batchSizeChanged.connect(self._batch_changed)
         self._apply_preset(self.preset_name)
         if self.state.tokenizer is not None:
             self._ensure_device()
@@ -156,6 +161,14 @@ class ModelTab(QWidget):
             box.valueChanged.connect(self._form_edited)
             return box
 
+        def combo(items: list[tuple[str, str]], tip: str) -> QComboBox:
+            box = QComboBox()
+            for title, value in items:
+                box.addItem(title, value)
+            box.setToolTip(tip)
+            box.currentIndexChanged.connect(self._form_edited)
+            return box
+
         self.layers_spin = spin(1, 96, "Layers (blocks): how many attention + MLP blocks are "
                                        "stacked. More layers can learn more steps of reasoning, "
                                        "but cost time and memory.")
@@ -198,21 +211,13 @@ class ModelTab(QWidget):
                                      "Fights overfitting on small texts; 0 = off.")
         self.dropout_spin.valueChanged.connect(self._form_edited)
         form.addRow("Dropout:", self.dropout_spin)
-        self.positional_combo = QComboBox()
-        self.positional_combo.addItem("Learned", "learned")
-        self.positional_combo.addItem("Sinusoidal (fixed)", "sinusoidal")
-        self.positional_combo.setToolTip("How the model knows the order of tokens: a learned "
-                                         "vector per position, or a fixed pattern of sine waves "
-                                         "(no parameters).")
-        self.positional_combo.currentIndexChanged.connect(self._form_edited)
+        self.positional_combo = combo([("Learned", "learned"), ("Sinusoidal (fixed)", "sinusoidal")],
+                                      "How the model knows the order of tokens: a learned vector per "
+                                      "position, or a fixed pattern of sine waves (no parameters).")
         form.addRow("Positions:", self.positional_combo)
-        self.activation_combo = QComboBox()
-        self.activation_combo.addItem("GELU", "gelu")
-        self.activation_combo.addItem("ReLU", "relu")
-        self.activation_combo.setToolTip("The MLP's activation function (its bend): ReLU cuts "
-                                         "negative numbers to 0; GELU is a smooth version that "
-                                         "GPT models use.")
-        self.activation_combo.currentIndexChanged.connect(self._form_edited)
+        self.activation_combo = combo([("GELU", "gelu"), ("ReLU", "relu")],
+                                      "The MLP's activation function (its bend): ReLU cuts negative "
+                                      "numbers to 0; GELU is a smooth version that GPT models use.")
         form.addRow("Activation:", self.activation_combo)
         self.tied_check = QCheckBox("Tied embedding")
         self.tied_check.setToolTip("Tied embedding: use the token embedding table also as the "
@@ -252,13 +257,14 @@ class ModelTab(QWidget):
         cl = QVBoxLayout(cost)
         batch_row = QHBoxLayout()
         batch_row.addWidget(QLabel("Batch size:"))
-        self.batch_spin = QSpinBox()
+        self.batch_spin = ui.SpinBox("The batch size")
         self.batch_spin.setRange(1, 4096)
-        self.batch_spin.setValue(DEFAULT_BATCH)
+        self.batch_spin.setValue(self.state.batch_size)
         self.batch_spin.setKeyboardTracking(False)
-        self.batch_spin.setToolTip("Batch size: how many sequences are trained on at once. "
-                                   "Only for the estimates here; the Train tab has its own.")
-        self.batch_spin.valueChanged.connect(self._batch_changed)
+        self.batch_spin.setToolTip("Batch size: how many sequences are trained on at once. The "
+                                   "same setting as the Train tab's batch size: change it here or "
+                                   "there, the memory check, Measure and training all use it.")
+        self.batch_spin.valueChanged.connect(self.state.set_batch_size)
         batch_row.addWidget(self.batch_spin)
         batch_row.addStretch(1)
         cl.addLayout(batch_row)
@@ -278,13 +284,14 @@ class ModelTab(QWidget):
         measure_row = QHBoxLayout()
         self.measure_button = QPushButton("&Measure")
         self.measure_button.setToolTip(
-            f"Time {MEASURE_STEPS} real training steps (forward, backward, AdamW) of this model "
-            "on random tokens, on this computer's device (Alt+M)")
+            f"Time at least {MEASURE_STEPS} real training steps (forward, backward, AdamW) of this model "
+            "on random tokens, plus an evaluation and a sample, in a training process with the "
+            "Train tab's batch size, on this computer's device (Alt+M)")
         self.measure_button.clicked.connect(self.measure)
         measure_row.addWidget(self.measure_button)
         self.measure_progress = QProgressBar()
-        self.measure_progress.setToolTip("Training steps timed so far (the first one warms up "
-                                         "and is not counted)")
+        self.measure_progress.setToolTip("Pieces timed so far: the training steps (the first one "
+                                         "warms up and is not counted), an evaluation, a sample")
         self.measure_progress.hide()
         measure_row.addWidget(self.measure_progress, 1)
         self.cancel_button = QPushButton("Cancel")
@@ -416,7 +423,9 @@ class ModelTab(QWidget):
         self.refresh()
 
     @Slot(int)
-    def _batch_changed(self, _value: int) -> None:
+    def _batch_changed(self, value: int) -> None:
+        """The shared batch size changed (here or on the Train tab)."""
+        self.batch_spin.setValue(value)  # no echo: the state ignores an equal value
         self.refresh()
 
     @Slot()
@@ -567,7 +576,7 @@ class ModelTab(QWidget):
         The same comparison as core.devices.check_fits, which the training child repeats
         before it allocates anything; here with the device's numbers from the probe.
         """
-        batch = self.batch_spin.value()
+        batch = self.state.batch_size
         needed = config.memory_estimate(cfg, batch)
         if self.device is None:  # the probe has not answered yet: publish nothing unchecked
             self.memory_label.setText(f"Training needs about <b>{format_bytes(needed)}</b> at batch "
@@ -610,7 +619,7 @@ class ModelTab(QWidget):
         self.cancel_button.setVisible(measuring)
         if measuring:
             return
-        result = self.timings.get((self.cfg, self.batch_spin.value())) if self.cfg else None
+        result = self.timings.get((self.cfg, self.state.batch_size)) if self.cfg else None
         if result is not None:
             self.measure_label.setStyleSheet("")
             self.measure_label.setText(self._timing_text(result))
@@ -623,30 +632,34 @@ class ModelTab(QWidget):
             self.measure_label.setText("Time per step: needs a valid model that fits.")
 
     def _timing_text(self, r: dict) -> str:
-        iters = config.TrainConfig.iters
+        plan = config.TrainConfig(batch_size=r["batch_size"])  # the Train tab's default plan
         ms = r["ms_median"]
-        return (f"<b>{ms:,.0f} ms per step</b> · {r['tokens_per_s']:,.0f} tokens/s "
+        text = (f"<b>{ms:,.0f} ms per step</b> · {r['tokens_per_s']:,.0f} tokens/s "
                 f"(median of {r['steps']} steps at batch {r['batch_size']}, "
-                f"{r['device_description']}). {iters:,} steps would take about "
-                f"{human_seconds(ms / 1000 * iters)}.")
+                f"{r['device_description']}). {plan.iters:,} steps would take about "
+                f"{human_seconds(step_timer.predict_seconds(r, plan))}, with "
+                f"{step_timer.evaluations(plan)} evaluations and samples.")
+        if r.get("others_cpu", 0.0) >= BUSY_SHARE:
+            text += (f"<br><span style='{WARNING_TEXT}'>The computer was busy while measuring: "
+                     f"other programs used {r['others_cpu']:.0%} of its processor. Training will "
+                     "be faster once they finish, and slower while they run.</span>")
+        return text
 
     @Slot()
     def measure(self) -> None:
-        """Time MEASURE_STEPS training steps of the current config (worker + helper process)."""
+        """Time training steps of the current config (worker + training process)."""
         if self.cfg is None or self.problem is not None or self._closed or \
                 (self._measure is not None and self._measure.running):
             return
-        cfg, batch = self.cfg, self.batch_spin.value()
+        cfg, batch = self.cfg, self.state.batch_size
 
         def work(progress, cancel):
-            # The steps run in a child process: torch in a secondary thread ran at ~0.6× speed
-            # here (OpenMP), training runs in a child process too, so this is the honest
-            # number, and this process creates no CUDA context. The child costs a second or two
+            # The steps run in a training child with the training's own settings (threads,
+            # OpenMP's waits) and the Train tab's batch: the figure is the speed training then
+            # has, and this process creates no CUDA context. The child costs a second or two
             # to start (it imports torch).
-            from playground.gui import child_jobs
-
-            return child_jobs.run_in_child(device_probe.time_training_steps, cfg, batch,
-                                           MEASURE_STEPS, progress=progress, cancel=cancel)
+            return training_process.measure_in_child(cfg, batch, MEASURE_STEPS, MEASURE_SECONDS,
+                                                     progress=progress, cancel=cancel)
 
         def done(result: dict) -> None:
             self._measure = None
@@ -666,10 +679,11 @@ class ModelTab(QWidget):
                 report_unexpected(exc)
 
         self.measure_progress.setRange(0, 0)  # busy until the helper reports its first step
-        self.measure_progress.setFormat("step %v of %m")
+        self.measure_progress.setFormat("%v of %m")
         self.measure_label.setStyleSheet(NOTE)
-        self.measure_label.setText(f"Measuring: starting a helper process, then "
-                                   f"{MEASURE_STEPS + 1} training steps (the first warms up)…")
+        self.measure_label.setText(f"Measuring: starting a training process, then at least "
+                                   f"{MEASURE_STEPS + 1} training steps (the first warms up), "
+                                   "an evaluation and a sample…")
         self._measure = workers.start(work, parent=self, name="model-measure", on_done=done,
                                       on_error=failed, on_progress=self._measure_progress)
         self._update_measure()

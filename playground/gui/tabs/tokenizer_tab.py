@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QRadioButton,
-    QSpinBox,
     QSplitter,
     QTabWidget,
     QTextEdit,
@@ -39,10 +38,10 @@ from playground import paths, settings
 from playground.core import atomic
 from playground.core import tokenizers as tk
 from playground.errors import Cancelled, PlaygroundError
-from playground.gui import child_jobs, workers
+from playground.gui import child_jobs, ui, workers
 from playground.gui.ui import ERROR_TEXT, NOTE, MessageLabel
 from playground.gui.widgets.merges_player import MergesPlayer
-from playground.gui.widgets.token_view import TokenView, token_text, tokens_for_view
+from playground.gui.widgets.token_view import TokenView, beside_tokens, token_text, tokens_for_view
 from playground.gui.widgets.tokenizer_compare import TokenizerComparison
 from playground.gui.widgets.vocab_browser import VocabBrowser
 
@@ -78,6 +77,21 @@ def excerpt(text: str, n: int = SAMPLE_CHARS) -> str:
         return text
     cut = text.rfind("\n", n // 2, n)
     return text[: cut + 1 if cut > 0 else n]
+
+
+def vocab_spin(numbers: tuple[int, int, int, int], prefix: str, suffix: str, tip: str) -> ui.SpinBox:
+    """A vocabulary size field; ``numbers`` = (lowest, highest, step, start). Its tooltip says
+    the range, and so does the field itself when a number past it is typed."""
+    low, high, step, value = numbers
+    spin = ui.SpinBox("The vocabulary size")
+    spin.setRange(low, high)
+    spin.setSingleStep(step)
+    spin.setValue(value)
+    spin.setPrefix(prefix)
+    spin.setSuffix(suffix)
+    spin.setGroupSeparatorShown(True)
+    spin.setToolTip(f"{tip}\n\nFrom {low:,} to {high:,}.")
+    return spin
 
 
 def bpe_cache_path(corpus_sha: str, vocab_size: int):
@@ -137,26 +151,16 @@ class TokenizerTab(QWidget):
             grid.addWidget(radio, row, 0)
         self.radio_group.idToggled.connect(self._radio_toggled)
 
-        self.word_spin = QSpinBox()
-        self.word_spin.setRange(50, 100_000)
-        self.word_spin.setSingleStep(500)
-        self.word_spin.setValue(tk.DEFAULT_WORD_VOCAB)
-        self.word_spin.setPrefix("keep the ")
-        self.word_spin.setSuffix(" most frequent")
-        self.word_spin.setToolTip(
+        self.word_spin = vocab_spin(
+            (50, 100_000, 500, tk.DEFAULT_WORD_VOCAB), "keep the ", " most frequent",
             "Vocabulary cap: only the most frequent words get their own token; every other "
             "word becomes <unk> (unknown). A bigger vocabulary means a bigger model.")
         self.word_spin.valueChanged.connect(self._word_cap_changed)
         grid.addWidget(self.word_spin, 1, 1)
 
         bpe_row = QHBoxLayout()
-        self.bpe_spin = QSpinBox()
-        self.bpe_spin.setRange(257, tk.MAX_BPE_VOCAB)
-        self.bpe_spin.setSingleStep(64)
-        self.bpe_spin.setValue(tk.DEFAULT_BPE_VOCAB)
-        self.bpe_spin.setPrefix("vocabulary ")
-        self.bpe_spin.setSuffix(" tokens")
-        self.bpe_spin.setToolTip(
+        self.bpe_spin = vocab_spin(
+            (257, tk.MAX_BPE_VOCAB, 64, tk.DEFAULT_BPE_VOCAB), "vocabulary ", " tokens",
             "How many tokens BPE ends with: the 256 byte values plus one new token per merge. "
             "More merges → shorter sequences but a bigger vocabulary.")
         bpe_row.addWidget(self.bpe_spin)
@@ -208,10 +212,6 @@ class TokenizerTab(QWidget):
 
         split = QSplitter(Qt.Vertical)
         # --- sample text → token boxes
-        top = QWidget()
-        t = QHBoxLayout(top)
-        t.setContentsMargins(0, 0, 0, 0)
-        left = QVBoxLayout()
         head = QHBoxLayout()
         head.addWidget(QLabel("<b>Your text</b> (type anything)"))
         head.addStretch(1)
@@ -219,32 +219,27 @@ class TokenizerTab(QWidget):
         self.reset_sample_button.setToolTip("Put the beginning of the corpus back in the box")
         self.reset_sample_button.clicked.connect(self.reset_sample)
         head.addWidget(self.reset_sample_button)
-        left.addLayout(head)
         self.sample_edit = QPlainTextEdit()
         self.sample_edit.setToolTip(
             "The text to tokenize. Edit it and watch the tokens change. Characters the "
             "tokenizer cannot represent are marked red.")
         self.sample_edit.textChanged.connect(self._sample_changed)
-        left.addWidget(self.sample_edit, 1)
-        t.addLayout(left, 2)
-        right = QVBoxLayout()
         self.counts_label = QLabel()
         self.counts_label.setToolTip(
             "Fewer characters per token means longer sequences for the model to read; more "
             "characters per token means a bigger vocabulary.")
-        right.addWidget(self.counts_label)
         self.token_view = TokenView()
         self.token_view.setToolTip("")
         self.token_view.placeholder = "Tokens will appear here."
-        right.addWidget(self.token_view, 1)
         self.error_label = MessageLabel()
-        right.addWidget(self.error_label)
         legend = QLabel("Each box is one token (hover for its id). · is a space, ↵ a line break, "
                         "<0xE2> a raw byte that is only part of a character.")
         legend.setWordWrap(True)
         legend.setStyleSheet(NOTE)
-        right.addWidget(legend)
-        t.addLayout(right, 3)
+        top = QWidget()
+        top.setLayout(beside_tokens([head, self.sample_edit], self.token_view, above=[self.counts_label],
+                                    below=[self.error_label, legend], stretch=(2, 3)))
+        top.layout().setContentsMargins(0, 0, 0, 0)
         split.addWidget(top)
 
         # --- lower notebook: compare / merges / vocabulary

@@ -4,6 +4,9 @@
     form.apply_defaults(model_cfg)      # config.training_defaults: the same rule as the CLI's
     tcfg = form.train_config(split)     # TrainingError (message + hint) for a bad value
     form.mark("lr")                     # point at the setting a failed run says to change
+
+A number typed outside a field's range is not silently clamped: ``range_note`` says the range
+(ui.SpinBox), and leaving the field sets the nearest end of it.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QSpinBox,
 )
 
 from playground.core import config
@@ -28,13 +30,14 @@ from playground.gui import ui
 LR_CHOICES = ["1e-2", "3e-3", "1e-3", "6e-4", "3e-4", "1e-4"]
 
 
-def _spin(lo: int, hi: int, value: int, tip: str, step: int = 1) -> QSpinBox:
-    box = QSpinBox()
+def _spin(what: str, lo: int, hi: int, value: int, tip: str, step: int = 1) -> ui.SpinBox:
+    """A whole-number field that says its range when a typed number leaves it (ui.SpinBox)."""
+    box = ui.SpinBox(what)
     box.setRange(lo, hi)
     box.setValue(value)
     box.setSingleStep(step)
     box.setGroupSeparatorShown(True)
-    box.setToolTip(tip)
+    box.setToolTip(f"{tip} ({lo:,} to {hi:,})")
     return box
 
 
@@ -44,25 +47,30 @@ class TrainSettings(QGroupBox):
     def __init__(self, parent=None) -> None:
         super().__init__("Training settings", parent)
         form = QFormLayout(self)
-        self.iters_box = _spin(1, 10_000_000, 2000, "Iterations: how many update steps to take. Each "
-                               "step shows the model one batch, measures its loss and nudges every "
-                               "weight to lower it. More steps = more learning (and more time).", 100)
-        self.batch_box = _spin(1, 4096, 12, "Batch size: how many text windows the model sees per step. "
-                               "Bigger batches give a steadier loss but need more memory and time per step.")
+        self.iters_box = _spin(
+            "The number of iterations", 1, 10_000_000, 2000, "Iterations: how many update steps to take. "
+            "Each step shows the model one batch, measures its loss and nudges every weight to lower it. "
+            "More steps = more learning (and more time).", 100)
+        self.batch_box = _spin(
+            "The batch size", 1, 4096, config.TrainConfig.batch_size, "Batch size: how many text windows the model "
+            "sees per step. Bigger batches give a steadier loss but need more memory and time per step. The "
+            "same setting as the Model tab's batch size, which its memory check and Measure use.")
         self.lr_box = QComboBox()
         self.lr_box.setEditable(True)
         self.lr_box.addItems(LR_CHOICES)
         self.lr_box.setCurrentText("1e-3")
         self.lr_box.setToolTip("Learning rate: how big each update step is. Too small learns slowly; "
                                "too big makes the loss jump around or explode (NaN). 1e-3 = 0.001.")
-        self.warmup_box = _spin(0, 1_000_000, 100, "Warmup: for this many first steps the learning rate "
-                                "grows from almost 0 to its full value, so the random starting weights "
-                                "are not shaken too hard.", 10)
-        self.eval_box = _spin(1, 1_000_000, 250, "Evaluation interval: every this many steps, measure the "
-                              "loss on training and on validation text (text the model never trains on), "
-                              "save a checkpoint and write a sample.", 10)
-        self.seed_box = _spin(0, 2_000_000_000, 1337, "Seed: the starting point of the random numbers "
-                              "(initial weights, batches). Same seed and settings = the same training.")
+        self.warmup_box = _spin(
+            "Warmup", 0, 1_000_000, 100, "Warmup: for this many first steps the learning rate grows "
+            "from almost 0 to its full value, so the random starting weights are not shaken too hard.", 10)
+        self.eval_box = _spin(
+            "The evaluation interval", 1, 1_000_000, 250, "Evaluation interval: every this many steps, measure "
+            "the loss on training and on validation text (text the model never trains on), save a "
+            "checkpoint and write a sample.", 10)
+        self.seed_box = _spin(
+            "The seed", 0, 2_000_000_000, 1337, "Seed: the starting point of the random numbers (initial "
+            "weights, batches). Same seed and settings = the same training.")
         self.compile_box = QCheckBox("Compile the model (faster steps)")
         self.compile_box.setToolTip("Let PyTorch compile the model into fused code (torch.compile): each "
                                     "step then runs about 10% faster on a CPU and more on a GPU, but "
@@ -83,6 +91,12 @@ class TrainSettings(QGroupBox):
         self.defaults_button.setToolTip("Fill in settings that suit the chosen model's size "
                                         "(learning rate, batch, warmup, steps)")
         form.addRow(self.defaults_button)
+        # A number field's range, while a number past it is typed or after it was replaced.
+        self.range_note = QLabel()
+        self.range_note.setWordWrap(True)
+        self.range_note.setStyleSheet(ui.WARNING_TEXT)
+        self.range_note.hide()
+        form.addRow(self.range_note)
         self.defaults_note = QLabel()
         self.defaults_note.setWordWrap(True)
         self.defaults_note.setStyleSheet(ui.NOTE)
@@ -92,6 +106,17 @@ class TrainSettings(QGroupBox):
         self.boxes = {"iters": self.iters_box, "batch_size": self.batch_box, "lr": self.lr_box,
                       "warmup": self.warmup_box, "eval_interval": self.eval_box, "seed": self.seed_box}
         self.marked: str | None = None
+        # What apply_defaults last filled in: while the fields still show exactly this, the student
+        # has not changed anything, and a new model size brings its own defaults.
+        self.auto_values: dict[str, Any] | None = None
+        self.spins = [box for box in self.boxes.values() if isinstance(box, ui.SpinBox)]
+        for box in self.spins:
+            box.on_range = self._say_range
+
+    def _say_range(self, text: str) -> None:
+        """A field's range in words while a number past it is typed or was replaced ("": none)."""
+        self.range_note.setText(text)
+        self.range_note.setVisible(bool(text))
 
     @property
     def run_name(self) -> str | None:
@@ -99,6 +124,8 @@ class TrainSettings(QGroupBox):
 
     def train_config(self, split: float) -> config.TrainConfig:
         """The TrainConfig from the form; TrainingError (message + hint) when a value is bad."""
+        for box in self.spins:  # a number still being typed (Ctrl+Enter from inside a field)
+            box.commit()
         text = self.lr_box.currentText().strip()
         try:
             lr = float(text)
@@ -113,6 +140,12 @@ class TrainSettings(QGroupBox):
         cfg.validate()
         return cfg
 
+    def shown_values(self) -> dict[str, Any]:
+        """What the fields show now, keyed as TrainConfig (the learning rate as typed)."""
+        shown: dict[str, Any] = {k: box.value() for k, box in self.boxes.items() if k != "lr"}
+        shown["lr"] = self.lr_box.currentText().strip()
+        return shown
+
     def set_values(self, **values: Any) -> None:
         for key, value in values.items():
             if key == "lr":
@@ -126,6 +159,7 @@ class TrainSettings(QGroupBox):
         self.set_values(**values)
         self.defaults_note.setText(why)
         self.defaults_note.show()
+        self.auto_values = self.shown_values()
 
     def set_editable(self, editable: bool) -> None:
         for w in (*self.boxes.values(), self.name_edit, self.compile_box, self.defaults_button):

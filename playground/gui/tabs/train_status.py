@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
 from playground.core import checkpoint
 from playground.core.events import Finished
 from playground.gui import ui
+from playground.gui.widgets.runs_list import can_start_again, cut_off
 
 FINISHED_TITLES = {
     "done": "Training finished",
@@ -23,7 +24,6 @@ FINISHED_TITLES = {
     "oom": "Training stopped: out of memory",
     "error": "Training stopped by an error",
 }
-STILL_WRITING_S = 60  # metrics.csv changed this recently: the run is training elsewhere (the CLI)
 
 
 def format_duration(seconds: float) -> str:
@@ -82,8 +82,11 @@ def finished_summary(ev: Finished) -> tuple[str, str, str]:
 class ResumeBanner(QFrame):
     """A note over the tab when the newest run's training was cut off, with Resume and Dismiss.
 
-    The tab wires ``resume_button`` and ``dismiss_button``: resuming and clearing the run's
-    "interrupted" flag depend on whether it is training.
+    Cut off: the window closed while it trained, or the app (or the computer) was killed and no
+    process trains it any more (runs_list.cut_off). A run cut off before its first checkpoint
+    has nothing to resume: the note offers to start it again instead. The tab wires
+    ``resume_button`` and ``dismiss_button``: resuming and clearing the run's "interrupted" flag
+    depend on whether it is training. The note never blocks anything (no dialog).
     """
 
     def __init__(self, parent=None) -> None:
@@ -93,9 +96,8 @@ class ResumeBanner(QFrame):
         self.label = QLabel()
         self.label.setWordWrap(True)
         self.resume_button = QPushButton("Resume it")
-        self.resume_button.setToolTip("Continue training this run from its last checkpoint")
         self.dismiss_button = QPushButton("Dismiss")
-        self.dismiss_button.setToolTip("Hide this note; you can still resume the run from the runs list")
+        self.dismiss_button.setToolTip("Hide this note; the run stays in the runs list")
         row = QHBoxLayout(self)
         row.addWidget(self.label, 1)
         row.addWidget(self.resume_button)
@@ -103,23 +105,26 @@ class ResumeBanner(QFrame):
         self.hide()
 
     def offer(self, runs: Sequence[checkpoint.Run]) -> checkpoint.Run | None:
-        """Show the note for the newest of ``runs`` (newest first) if its training was interrupted."""
+        """Show the note for the newest of ``runs`` (newest first) if its training was cut off."""
         run = runs[0] if runs else None
-        if run is None or not run.has_latest():
-            self.hide()
-            return None
-        crashed = run.status == "training"
-        if crashed and run.metrics_path.exists() and \
-                time.time() - run.metrics_path.stat().st_mtime < STILL_WRITING_S:
-            return None
-        if not (crashed or (run.status == "stopped" and run.info.get("interrupted"))):
+        if run is None or not cut_off(run) or not (run.has_latest() or can_start_again(run)):
             self.hide()
             return None
         iters = run.info.get("train", {}).get("iters", "?")
-        why = "the app closed while it was training" if not crashed else "training was cut off"
-        self.label.setText(f"<b>Resume training?</b> Run <b>{run.name}</b> stopped at step "
-                           f"{run.step:,} of {iters:,} because {why}. Its last checkpoint is saved."
-                           if isinstance(iters, int) else f"Run {run.name} was interrupted.")
+        of = f" of {iters:,}" if isinstance(iters, int) else ""
+        why = ("the app closed while it was training" if run.info.get("interrupted") else
+               "training was cut off (the app or the computer stopped)")
+        if run.has_latest():
+            self.label.setText(f"<b>Resume training?</b> Run <b>{run.name}</b> stopped at step "
+                               f"{run.step:,}{of} because {why}. Its last checkpoint is saved.")
+            self.resume_button.setText("Resume it")
+            self.resume_button.setToolTip("Continue training this run from its last checkpoint")
+        else:
+            self.label.setText(f"<b>Start again?</b> Run <b>{run.name}</b> stopped before its first "
+                               f"checkpoint because {why}, so there is nothing to resume. It can "
+                               "start again from the beginning with the same settings.")
+            self.resume_button.setText("Start again")
+            self.resume_button.setToolTip("Train this run again from step 0, with its settings")
         self.run = run
         self.show()
         return run

@@ -56,7 +56,7 @@ from playground.gui.tabs.train_status import (
     format_duration,
 )
 from playground.gui.training_process import Paused, Resumed, Started, TrainingJob
-from playground.gui.widgets.runs_list import RunsList
+from playground.gui.widgets.runs_list import RunsList, can_start_again
 
 STOP_WAIT_MS = 60_000  # closing the window: how long to wait for the child to save and stop
 PLAN_POINTS = 2000  # the planned learning-rate curve is drawn with at most this many points
@@ -74,6 +74,7 @@ class TrainTab(QWidget):
         self.state = state
         self.job: TrainingJob | None = None
         self.run: checkpoint.Run | None = None  # the run being trained (or last trained)
+        self._new_run = False  # self.run was made by this Start: not kept if it saves nothing
         self.phase = "idle"  # idle | starting | training | pausing | paused | stopping
         self._compiling = False  # the status line says the model is compiling
         self.current_step = 0
@@ -136,6 +137,10 @@ class TrainTab(QWidget):
 
         self.settings = TrainSettings()
         self.settings.defaults_button.clicked.connect(self.apply_defaults)
+        # One batch size for the whole app: the Model tab's memory check and Measure use it too.
+        self.settings.batch_box.setValue(self.state.batch_size)
+        self.settings.batch_box.valueChanged.connect(self.state.set_batch_size)
+        self.state.batchSizeChanged.connect(self._batch_changed)
         col.addWidget(self.settings)
 
         self.start_button = QPushButton("Start")
@@ -291,8 +296,22 @@ class TrainTab(QWidget):
         self.prereq.setVisible(bool(missing))
         self.go_corpus.setVisible(corpus is None)
         self.go_tokenizer.setVisible(corpus is not None and tok is None)
+        self._follow_size_defaults()
         self._describe_model()
         self._update_buttons()
+
+    def _follow_size_defaults(self) -> None:
+        """Keep the form on the model size's defaults (config.training_defaults, the CLI's rule
+        too) until the student changes a field: Start then trains what the built-in texts were
+        tested with."""
+        untouched = self.settings.auto_values is None or self.settings.auto_values == self.settings.shown_values()
+        if self.phase == "idle" and self.state.tokenizer is not None and untouched:
+            try:
+                self.settings.apply_defaults(self.model_config())
+            except PlaygroundError:
+                pass  # a config the Model tab refuses: the form keeps its values
+            else:
+                self.state.set_batch_size(self.settings.batch_box.value())
 
     def _describe_model(self) -> None:
         cfg = self.state.model_config
@@ -335,6 +354,11 @@ class TrainTab(QWidget):
 
     def set_train_values(self, **values: Any) -> None:
         self.settings.set_values(**values)
+
+    @Slot(int)
+    def _batch_changed(self, value: int) -> None:
+        """The shared batch size changed (here or on the Model tab)."""
+        self.settings.batch_box.setValue(value)  # no echo: the state ignores an equal value
 
     @Slot()
     def apply_defaults(self) -> None:
@@ -383,16 +407,22 @@ class TrainTab(QWidget):
             self.message_label.show_error(exc)
             return None
         self._describe_model()
-        self._launch(run, corpus, resume=False)
+        self._launch(run, corpus, resume=False, new=True)
         return run
 
     @Slot(object)
     def resume_run(self, run: checkpoint.Run) -> None:
-        """Continue a stopped or interrupted run from its latest.pt."""
+        """Continue a stopped or interrupted run from its latest.pt, or start it again from step 0
+        when it was cut off before its first checkpoint.
+
+        Whether another process trains the run is the training child's to find out (it takes
+        the run's lock first and refuses with RunBusy): nothing of the run is written here.
+        """
         if self.busy:
             return
         run = checkpoint.Run(run.path)  # fresh run.json
-        if not run.has_latest():
+        again = not run.has_latest()
+        if again and not can_start_again(run):
             self.message_label.show_text(f"Run '{run.name}' has no checkpoint to resume from.\n"
                                          "Start a new run instead.")
             return
@@ -400,13 +430,13 @@ class TrainTab(QWidget):
         corpus = self.state.corpus
         if corpus is None or corpus.sha256 != run.corpus_record.get("sha256"):
             corpus = None  # the child reloads it from the run's record (and says so if it vanished)
-        if run.info.get("interrupted"):
-            run.update(touch=False, interrupted=False)
-        self._dismiss_banner()
-        self._launch(run, corpus, resume=True)
+        self.banner.take()
+        self._launch(run, corpus, resume=not again, restart=again)
 
-    def _launch(self, run: checkpoint.Run, corpus, resume: bool) -> None:
+    def _launch(self, run: checkpoint.Run, corpus, resume: bool, restart: bool = False, new: bool = False) -> None:
         self.run = run
+        self.state.set_run(run)  # the status bar and the other tabs follow the run being trained
+        self._new_run = new
         tcfg = run.train_config
         self.total_iters = tcfg.iters
         self.start_step = self.current_step = run.step if resume else 0
@@ -427,14 +457,15 @@ class TrainTab(QWidget):
         self.progress.setValue(self.current_step)
         self.clock.reset()
         self.time_label.setText(" ")
-        self.status_label.setText(("Resuming" if resume else "Starting") + f" run {run.name}: "
-                                  "launching the training process (loading torch takes a few seconds)…")
+        doing = "Resuming" if resume else "Starting again" if restart else "Starting"
+        self.status_label.setText(f"{doing} run {run.name}: launching the training process (loading torch "
+                                  "takes a few seconds)…")
         self.runs_list.refresh()
         self.runs_list.set_busy_run(run)
         self.runs_list.select(run)
         self._set_phase("starting")
-        self.job = TrainingJob(run.path, corpus, resume=resume, parent=self, on_events=self.handle_events,
-                               on_done=self._job_done, on_error=self._job_failed)
+        self.job = TrainingJob(run.path, corpus, resume=resume, restart=restart, parent=self,
+                               on_events=self.handle_events, on_done=self._job_done, on_error=self._job_failed)
         self._clock_timer.start()
 
     # ------------------------------------------------------------------ pause / resume / stop
@@ -555,6 +586,10 @@ class TrainTab(QWidget):
     def _job_done(self, finished: Finished | None) -> None:
         self._clock_timer.stop()
         self.clock.pause()
+        failed = finished is None or finished.reason not in ("done", "stopped")
+        if failed and self._discard_unstarted_run() and finished is not None:
+            _status, message, style = finished_summary(finished)
+            self.message_label.show_text(f"{message}<br>Nothing was saved, so the run was not kept.", style)
         run = checkpoint.Run(self.run.path) if self.run is not None else None
         self.job = None
         self._set_phase("idle")
@@ -575,16 +610,24 @@ class TrainTab(QWidget):
         self.job = None
         self._set_phase("idle")
         self.status_label.setText("Training did not run.")
-        if self.run is not None:  # a new run that never got going is clutter: to the trash
-            try:
-                run = checkpoint.Run(self.run.path)
-                if run.status == "created" and not run.has_latest() and not run.metrics_path.exists():
-                    run.delete()
-            except (OSError, PlaygroundError):
-                pass
+        self._discard_unstarted_run()
         self.runs_list.set_busy_run(None)
         self.runs_list.refresh()
         self.message_label.show_error(exc)
+
+    def _discard_unstarted_run(self) -> bool:
+        """A run this Start created that saved no weights (refused: text too small, model too big;
+        failed before its first checkpoint; its process died first) would become the "latest" run
+        with nothing in it: it goes, as the command line does (Run.discard_unstarted)."""
+        if self.run is None or not self._new_run:
+            return False
+        try:
+            discarded = checkpoint.Run(self.run.path).discard_unstarted()
+        except (OSError, PlaygroundError):
+            return False
+        if discarded:
+            self.run = None
+        return discarded
 
     # ------------------------------------------------------------------ runs list
     @Slot(list)
@@ -611,7 +654,8 @@ class TrainTab(QWidget):
     # ------------------------------------------------------------------ interrupted runs
     @Slot()
     def check_interrupted(self) -> checkpoint.Run | None:
-        """Offer to resume the newest run if its training was interrupted (closed window, crash)."""
+        """Offer to resume (or start again) the newest run if its training was cut off (closed
+        window, the app killed, a crash)."""
         if self.busy:
             return None
         try:
@@ -667,5 +711,6 @@ class TrainTab(QWidget):
                         run.update(touch=False, interrupted=True)
                 except (OSError, PlaygroundError):
                     pass
+            self._discard_unstarted_run()  # closed while its process was still starting
         self._clock_timer.stop()
         self.runs_list.shutdown()

@@ -77,11 +77,14 @@ class ShadedTokenView(TokenView):
 
     def set_shaded(self, ids: Sequence[int], labels: Sequence[str], values: Sequence[float | None],
                    *, resets: set[int] | None = None) -> None:
-        """Show the tokens; ``values[i]`` in [0, 1] shades box i (None: neutral grey)."""
+        """Show the tokens; ``values[i]`` in [0, 1] shades box i (None: neutral grey).
+
+        Past ``MAX_TOKENS`` the view shows the first ones (``truncated``), values included.
+        """
         if len(values) != len(ids):
             raise ValueError("one value per token is needed")
         with self._keep_end():
-            self._values = list(values)
+            self._values = list(values[:MAX_TOKENS])
             self._resets = set(resets or ())
             self._outside = set()
             self._fills = [self._fill_of(i) for i in range(len(self._values))]
@@ -140,10 +143,11 @@ class ShadedTokenView(TokenView):
         bar.setRange(0, max(0, self._content_height - self.viewport().height()))
 
     def set_values(self, values: Sequence[float | None], outside: set[int] | None = None) -> None:
-        """New shading for the same tokens (e.g. attention instead of probability)."""
-        if len(values) != len(self._ids):
+        """New shading for the same tokens (e.g. attention instead of probability): one value
+        per token of the whole text, shown or not (``total_tokens``)."""
+        if len(values) != self.total_tokens:
             raise ValueError("one value per token is needed")
-        self._values = list(values)
+        self._values = list(values[:MAX_TOKENS])
         self._outside = set(outside or ())
         self._fills = [self._fill_of(i) for i in range(len(self._values))]
         self.viewport().update()

@@ -16,14 +16,17 @@ from PySide6.QtWidgets import (
     QListWidget,
     QPushButton,
     QSlider,
-    QVBoxLayout,
+    QStyle,
     QWidget,
 )
 
-from playground.gui.widgets.token_view import TokenView, token_text
+from playground.gui.widgets.token_view import TokenView, beside_tokens, token_text
 
 NO_BPE = "Train a BPE tokenizer first (choose BPE above and press 'Train on corpus')."
 PLAY_FRAMES = 200  # Play shows about this many steps, whatever the number of merges
+# The style's own icons, not "▶"/"⏸" characters: many fonts lack the pause glyph (an empty box).
+PLAY = (QStyle.SP_MediaPlay, "Play")
+PAUSE = (QStyle.SP_MediaPause, "Pause")
 
 
 class MergesPlayer(QWidget):
@@ -31,17 +34,11 @@ class MergesPlayer(QWidget):
         super().__init__(parent)
         self.tokenizer: Any = None  # a BPETokenizer, or None
         self.text = ""
-        layout = QHBoxLayout(self)
-        left = QVBoxLayout()
-        left.addWidget(QLabel("<b>Merges in the order BPE learned them</b>"))
         self.list = QListWidget()
         self.list.setToolTip(
             "Each merge glues two existing tokens into a new one. The most frequent pair in the "
             "corpus is merged first. Click one to replay up to it.")
         self.list.currentRowChanged.connect(self._merge_clicked)
-        left.addWidget(self.list, 1)
-        layout.addLayout(left, 1)
-        right = QVBoxLayout()
         slider_row = QHBoxLayout()
         self.slider = QSlider(Qt.Horizontal)
         self.slider.setRange(0, 0)
@@ -50,18 +47,17 @@ class MergesPlayer(QWidget):
             "token; move right and watch pieces like 't' 'h' 'e' become 'the'.")
         self.slider.valueChanged.connect(self._show_step)
         slider_row.addWidget(self.slider, 1)
-        self.play_button = QPushButton("▶ Play")
+        self.play_button = QPushButton()
+        self._show_button(PLAY)
         self.play_button.setToolTip("Replay all merges from the start, like a film")
         self.play_button.clicked.connect(self.toggle_play)
         slider_row.addWidget(self.play_button)
-        right.addLayout(slider_row)
         self.label = QLabel(NO_BPE)
         self.label.setWordWrap(True)
-        right.addWidget(self.label)
         self.view = TokenView()
         self.view.placeholder = "Your text, tokenized with the first N merges."
-        right.addWidget(self.view, 1)
-        layout.addLayout(right, 2)
+        self.setLayout(beside_tokens([QLabel("<b>Merges in the order BPE learned them</b>"), self.list],
+                                     self.view, above=[slider_row, self.label]))
         self._timer = QTimer(self)
         self._timer.setInterval(40)
         self._timer.timeout.connect(self._play_step)
@@ -95,7 +91,12 @@ class MergesPlayer(QWidget):
 
     def stop(self) -> None:
         self._timer.stop()
-        self.play_button.setText("▶ Play")
+        self._show_button(PLAY)
+
+    def _show_button(self, look: tuple[QStyle.StandardPixmap, str]) -> None:
+        icon, text = look
+        self.play_button.setIcon(self.style().standardIcon(icon))
+        self.play_button.setText(text)
 
     # -- showing -----------------------------------------------------------------------------
     @Slot(int)
@@ -136,7 +137,7 @@ class MergesPlayer(QWidget):
             return
         if self.slider.value() >= self.slider.maximum():
             self.slider.setValue(0)
-        self.play_button.setText("⏸ Pause")
+        self._show_button(PAUSE)
         self._timer.start()
 
     @Slot()

@@ -7,18 +7,10 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QGroupBox,
-    QHeaderView,
-    QLabel,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QGroupBox, QLabel, QTableWidgetItem, QVBoxLayout, QWidget
 
 from playground.core.config import ModelConfig
+from playground.gui.widgets.tokenizer_compare import fit_height, summary_table
 
 PARTS = ["embeddings", "positions", "attention", "mlp", "norms", "unembedding"]
 PART_TITLES = {
@@ -62,19 +54,11 @@ class ParamBreakdown(QGroupBox):
         self.setToolTip("Parameters are the learned numbers of the model; training adjusts "
                         "every one of them.")
         layout = QVBoxLayout(self)
-        self.table = QTableWidget(len(PARTS) + 1, 3)
-        self.table.setHorizontalHeaderLabels(["Part", "Parameters", "Share"])
-        self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.table.setSelectionMode(QAbstractItemView.NoSelection)
-        self.table.setFocusPolicy(Qt.NoFocus)
-        self.table.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        self.table.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.Stretch)
-        header.setSectionResizeMode(1, QHeaderView.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeToContents)
-        self.table.setFixedHeight(ROW_HEIGHT * (len(PARTS) + 1) + header.sizeHint().height() + 4)
+        columns = [("Part", "Each part of the model; hover a row for what it holds"),
+                   ("Parameters", "How many learned numbers the part has"),
+                   ("Share", "The part's share of all parameters")]
+        self.table = summary_table(columns, stretch=0, row_height=ROW_HEIGHT, rows=len(PARTS) + 1)
+        fit_height(self.table)
         bold = QFont(self.font())
         bold.setBold(True)
         for row, part in enumerate(PARTS + ["total"]):

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QCursor, QFont, QPen
+from PySide6.QtGui import QColor, QCursor, QFont, QFontMetrics, QPen
 from PySide6.QtWidgets import QLabel, QToolTip, QVBoxLayout, QWidget
 
 from playground.gui.widgets.plots import pyqtgraph
@@ -29,6 +29,18 @@ CHOSEN_PEN = "#d55e00"  # vermillion frame: the token that was chosen
 GREY_TEXT = "#a0a0a0"
 BAR_H = 0.38
 SCALES = (0.25, 0.5, 1.0)  # the x axis ends at one of these
+NUMBER_GAP = 0.01  # the number at a bar's end sits this share of the scale after it
+NUMBER_PAD_PX = 12  # room after the widest number ("100%") for the text item's own margins
+
+
+def legend_html() -> str:
+    """The legend: a coloured square and the words for each kind of bar."""
+    def entry(colour: str, words: str) -> str:
+        return f"<span style='color:{colour}'>&#9632;</span>&nbsp;{words}"
+
+    return " &nbsp; ".join([entry(RAW_COLOR, "the model's probability"),
+                            entry(SAMPLED_COLOR, "after temperature / top-k / top-p"),
+                            entry(CUT_COLOR, "cut off: never drawn")])
 
 
 def tick_label(label: str) -> str:
@@ -91,18 +103,20 @@ class ProbBars(QWidget):
         tick_font.setPointSizeF(max(tick_font.pointSizeF(), 10))
         self.axis.setStyle(tickFont=tick_font)
         self.axis.setWidth(96)
-        legend = item.addLegend(offset=(-6, -6), labelTextSize="9pt")  # bottom right: the short bars
-        self.raw_bars = pg.BarGraphItem(x0=[], y=[], width=[], height=BAR_H, brush=RAW_COLOR,
-                                        name="the model's probability")
-        self.sampled_bars = pg.BarGraphItem(x0=[], y=[], width=[], height=BAR_H, brush=SAMPLED_COLOR,
-                                            name="after temperature / top-k / top-p")
+        self.raw_bars = pg.BarGraphItem(x0=[], y=[], width=[], height=BAR_H, brush=RAW_COLOR)
+        self.sampled_bars = pg.BarGraphItem(x0=[], y=[], width=[], height=BAR_H, brush=SAMPLED_COLOR)
         item.addItem(self.raw_bars)
         item.addItem(self.sampled_bars)
-        cut_sample = pg.BarGraphItem(x0=[], y=[], width=[], height=BAR_H, brush=CUT_COLOR)
-        legend.addItem(cut_sample, "cut off: never drawn")
+        # The legend is a line under the plot, not an item in it: inside, it covered the bars of
+        # a narrow chart. Word-wrapped, so it never makes the window wider.
+        self.legend = QLabel(legend_html())
+        self.legend.setWordWrap(True)
+        self.legend.setTextFormat(Qt.RichText)
         self._texts: list = []
+        self._number_font = QFont(self.font().family(), 8)
         self._scale = 0.0
         self._set_scale(1.0)
+        item.vb.sigResized.connect(self._fit_x_range)
         self.axis.setTicks([[(0, "")], []])
         item.setYRange(-0.6, 14.6, padding=0)
         self.plot.setMinimumHeight(260)
@@ -117,6 +131,7 @@ class ProbBars(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
         layout.addWidget(self.plot, 1)
+        layout.addWidget(self.legend)
         self.setToolTip(
             "The next-token distribution: for each candidate token, the model's probability "
             "(blue) and the probability after temperature, top-k and top-p (orange), which is "
@@ -173,17 +188,29 @@ class ProbBars(QWidget):
         if full != self._scale:
             self._scale = full
             item = self.plot.getPlotItem()
-            item.setXRange(0, full * 1.12, padding=0)
             step = {0.25: 0.05, 0.5: 0.1, 1.0: 0.2}[full]
             ticks = [round(k * step, 2) for k in range(int(round(full / step)) + 1)]
             item.getAxis("bottom").setTicks([[(v, f"{v:.0%}") for v in ticks]])
+            self._fit_x_range()
+
+    def _fit_x_range(self, *_args) -> None:
+        """End the x axis far enough after the scale for the widest number ("100%") to fit.
+
+        The numbers are text of a fixed size in pixels, so the room they need in probability
+        units depends on the plot's width: recomputed when the plot is resized.
+        """
+        width = self.plot.getPlotItem().vb.width()
+        number = QFontMetrics(self._number_font).horizontalAdvance("100%") + NUMBER_PAD_PX
+        room = number + NUMBER_GAP * width
+        span = self._scale * width / (width - room) if width > 2 * room else self._scale * 2
+        self.plot.getPlotItem().setXRange(0, span, padding=0)
 
     def _set_numbers(self, alts, cut) -> None:
         pg = pyqtgraph()
         item = self.plot.getPlotItem()
         while len(self._texts) < len(alts):
             text = pg.TextItem(anchor=(0, 0.5), color="#333333")
-            text.setFont(QFont(self.font().family(), 8))
+            text.setFont(self._number_font)
             item.addItem(text)
             self._texts.append(text)
         for r, text in enumerate(self._texts):
@@ -193,7 +220,7 @@ class ProbBars(QWidget):
             _, _, pr, ps = alts[r]
             text.setText("cut" if cut[r] else (f"{ps:.0%}" if ps >= 0.005 else "<1%"))
             text.setColor(GREY_TEXT if cut[r] else "#7a4f00")
-            text.setPos(max(pr, ps) + 0.01 * self._scale, r)
+            text.setPos(max(pr, ps) + NUMBER_GAP * self._scale, r)
 
     def clear(self) -> None:
         self.show_step([], None, "")

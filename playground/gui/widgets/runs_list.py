@@ -2,8 +2,13 @@
 
 One row per run (name, corpus, tokenizer, size, date, best validation loss, progress, disk use).
 Ticking runs overlays their curves on the loss plot. Buttons open (make it the app's current
-run), resume, rename, delete (to the trash, with Undo), export curves as PNG / CSV, and export /
-import a whole run as one .zip. Zip work runs in a worker: a run can hold hundreds of MB.
+run), resume (or start again a run cut off before its first checkpoint), rename, delete (to the
+trash, with Undo), export curves as PNG / CSV, and export / import a whole run as one .zip. Zip
+work runs in a worker: a run can hold hundreds of MB.
+
+Whether another process trains a run (the command line, another window) is its lock's word
+(core.run_lock.owner_of), never a guess from file times: such a run is not resumed, renamed or
+deleted here.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from playground.core import checkpoint
+from playground.core import checkpoint, run_lock
 from playground.errors import PlaygroundError
 from playground.gui import ui, workers
 
@@ -54,11 +59,37 @@ def size_label(model: dict) -> str:
     return f"{model.get('n_layer', '?')} layers × {model.get('d_model', '?')}"
 
 
+def trained_elsewhere(run: checkpoint.Run) -> bool:
+    """True while a process (the CLI, a training child) holds the run's lock."""
+    return run_lock.owner_of(run.path) is not None
+
+
+def cut_off(run: checkpoint.Run) -> bool:
+    """The run's training ended before it finished and nobody stopped it on purpose: the window
+    closed while it trained ("interrupted"), or the app or computer was killed (its status still
+    says it trains, or that it was about to, but no process holds its lock)."""
+    if run.status in ("training", "created"):
+        return not trained_elsewhere(run)
+    return run.status == "stopped" and bool(run.info.get("interrupted"))
+
+
+def can_resume(run: checkpoint.Run) -> bool:
+    return run.status in ("stopped", "training") and run.has_latest() and not trained_elsewhere(run)
+
+
+def can_start_again(run: checkpoint.Run) -> bool:
+    """A run that never saved a checkpoint (killed, or a disk error, before it) can only start over."""
+    return run.status in ("created", "training", "stopped") and not run.has_latest() \
+        and not trained_elsewhere(run)
+
+
 def progress_label(run: checkpoint.Run) -> str:
     iters = run.info.get("train", {}).get("iters")
     done = f"{run.step:,}/{iters:,}" if isinstance(iters, int) else f"{run.step:,}"
-    words = {"created": "not started", "training": "training (or interrupted)", "stopped": "stopped",
+    words = {"created": "not started", "training": "interrupted", "stopped": "stopped",
              "finished": "finished", "failed": "failed"}
+    if run.status in ("created", "training") and trained_elsewhere(run):
+        return f"{done} · training in another process"
     return f"{done} · {words.get(run.status, run.status)}"
 
 
@@ -310,15 +341,18 @@ class RunsList(QWidget):
             b.setEnabled(run is not None and not self.busy)
         if run is None:
             return
-        training = self._is_busy(run)
+        training = self._is_busy(run) or trained_elsewhere(run)
         for b in (self.rename_button, self.delete_button, self.resume_button):
             b.setEnabled(not training and not self.busy)
-        resumable = run.status in ("stopped", "training") and run.has_latest()
-        self.resume_button.setEnabled(resumable and not training and self.busy_path is None)
-        if resumable:
-            tip = "Continue this run from its last checkpoint"
+        again = can_start_again(run)
+        self.resume_button.setText("Start again" if again else "Resume")
+        self.resume_button.setEnabled((again or can_resume(run)) and not training and self.busy_path is None)
+        if training:
+            tip = "This run is training now"
+        elif again:
+            tip = "This run stopped before its first checkpoint: train it again from step 0, with its settings"
         elif run.status in ("stopped", "training"):
-            tip = "This run has no checkpoint to resume from"
+            tip = "Continue this run from its last checkpoint"
         else:
             tip = f"Only a stopped or interrupted run can be resumed (this one is {run.status})"
         self.resume_button.setToolTip(tip)
@@ -336,7 +370,7 @@ class RunsList(QWidget):
         self.message.show_text(f"Opened {run.name}: the Attention and Generate tabs now use it.", ui.OK_TEXT)
 
     def rename_run(self, run: checkpoint.Run, new_name: str) -> checkpoint.Run | None:
-        if self._is_busy(run):
+        if self._is_busy(run) or trained_elsewhere(run):
             self.message.show_text("This run is training. Stop it first, then rename it.", ui.ERROR_TEXT)
             return None
         current = self.state.run
@@ -356,7 +390,7 @@ class RunsList(QWidget):
         return renamed
 
     def delete_run(self, run: checkpoint.Run) -> str | None:
-        if self._is_busy(run):
+        if self._is_busy(run) or trained_elsewhere(run):
             self.message.show_text("This run is training. Stop it first, then delete it.", ui.ERROR_TEXT)
             return None
         current = self.state.run

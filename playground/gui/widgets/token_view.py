@@ -12,7 +12,14 @@ from typing import Any
 
 from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
-from PySide6.QtWidgets import QAbstractScrollArea, QToolTip, QWidget
+from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QHBoxLayout,
+    QLayout,
+    QToolTip,
+    QVBoxLayout,
+    QWidget,
+)
 
 from playground.core.tokenizers import readable
 from playground.errors import TokenizerError
@@ -69,6 +76,23 @@ def tokens_for_view(tokenizer: Any, text: str) -> tuple[list[int], list[str], se
     if tokenizer.kind == "word":
         unknown = {i for i, t in enumerate(ids) if t == tokenizer.UNK_ID}
     return ids, labels, unknown, None
+
+
+def beside_tokens(source: Sequence[QWidget | QLayout], view: TokenView,
+                  above: Sequence[QWidget | QLayout] = (), below: Sequence[QWidget | QLayout] = (),
+                  stretch: tuple[int, int] = (1, 2)) -> QHBoxLayout:
+    """What is tokenized on the left, the tokens on the right (between ``above`` and ``below``):
+    the Tokenizer tab's sample text and its merges player. ``source``'s last item and the view
+    take the spare height; ``stretch`` shares the width."""
+    row = QHBoxLayout()
+    for items, main, share in ((source, source[-1], stretch[0]),
+                               ([*above, view, *below], view, stretch[1])):
+        column = QVBoxLayout()
+        for item in items:
+            add = column.addLayout if isinstance(item, QLayout) else column.addWidget
+            add(item, 1 if item is main else 0)
+        row.addLayout(column, share)
+    return row
 
 
 class TokenView(QAbstractScrollArea):

@@ -3,6 +3,7 @@ size, token count and characters per token, with two bar charts that show the tr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -32,26 +33,40 @@ COLUMNS = [
 COUNT_COLUMN = 2
 
 
+def summary_table(columns: Sequence[tuple[str, str]], stretch: int, row_height: int,
+                  rows: int = 0) -> QTableWidget:
+    """A small read-only table of figures: (title, tooltip) per column, the ``stretch`` column
+    takes the spare width, no selection and no scrolling (:func:`fit_height` sizes it)."""
+    table = QTableWidget(rows, len(columns))
+    table.setHorizontalHeaderLabels([title for title, _tip in columns])
+    for col, (_title, tip) in enumerate(columns):
+        table.horizontalHeaderItem(col).setToolTip(tip)
+    table.verticalHeader().hide()
+    table.verticalHeader().setDefaultSectionSize(row_height)
+    table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+    table.setSelectionMode(QAbstractItemView.NoSelection)
+    table.setFocusPolicy(Qt.NoFocus)
+    table.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+    header = table.horizontalHeader()
+    for col in range(len(columns)):
+        header.setSectionResizeMode(col, QHeaderView.Stretch if col == stretch else QHeaderView.ResizeToContents)
+    return table
+
+
+def fit_height(table: QTableWidget) -> None:
+    """As tall as its rows: what is below the table gets the rest of the page."""
+    table.setFixedHeight(table.horizontalHeader().sizeHint().height() + 2 * table.frameWidth()
+                         + sum(table.rowHeight(r) for r in range(table.rowCount())))
+
+
 class TokenizerComparison(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._kinds: list[str] = []  # the kind of each table row
         layout = QVBoxLayout(self)
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels([title for title, _tip in COLUMNS])
-        for col, (_title, tip) in enumerate(COLUMNS):
-            self.table.horizontalHeaderItem(col).setToolTip(tip)
-        self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.table.setSelectionMode(QAbstractItemView.NoSelection)
-        header = self.table.horizontalHeader()
-        for col in range(len(COLUMNS) - 1):
-            header.setSectionResizeMode(col, QHeaderView.ResizeToContents)
-        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.Stretch)
-        self.table.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.table = summary_table(COLUMNS, stretch=len(COLUMNS) - 1, row_height=26)
         self.table.setWordWrap(False)
         self.table.setTextElideMode(Qt.ElideRight)
-        self.table.verticalHeader().setDefaultSectionSize(26)
         layout.addWidget(self.table)
         self.chart: Any = None  # pyqtgraph: created on first use, after start-up
         self._layout = layout
@@ -100,10 +115,7 @@ class TokenizerComparison(QWidget):
             self._layout.insertWidget(1, self.chart, 1)
         if self.chart is not None:
             self.chart.set_data(bars)
-        # As tall as its rows: the charts below get the rest of the page.
-        height = table.horizontalHeader().height() + 2 * table.frameWidth() + sum(
-            table.rowHeight(r) for r in range(table.rowCount()))
-        table.setFixedHeight(height)
+        fit_height(table)
 
     def counts(self) -> dict[str, int]:
         """The token counts shown, by kind (rows without a count are left out)."""

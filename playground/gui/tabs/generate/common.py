@@ -1,4 +1,5 @@
-"""What the Generate tab's pages share: number words, unknown-character marking, model loading."""
+"""What the Generate tab's pages share: number words, unknown-character marking, model loading,
+the base of the two pages that write (Write and Compare)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QColor, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QHBoxLayout, QPlainTextEdit, QPushButton, QTextEdit, QVBoxLayout, QWidget
 
+from playground.core.generation_session import Transcript
 from playground.core.model_cache import MODELS, LoadedModel
 from playground.gui import ui, workers
 from playground.gui.tabs.generate import jobs
@@ -17,7 +19,6 @@ from playground.gui.tabs.generate import jobs
 UNKNOWN_BG = "#ffd6d6"
 UNKNOWN_LINE = "#d62728"
 ALT_TIP_ROWS = 10  # alternatives listed in a token's tooltip
-DEFAULT_PROMPT = "The "
 MARK_DELAY_MS = 150  # unknown-character marking waits for a pause in typing
 
 
@@ -158,3 +159,31 @@ class ModelLoader(QObject):
         handle = workers.start(jobs.load_job(key[0], step), parent=self, on_done=done, on_error=failed,
                                name="load-model")
         self._loading[key] = (handle, waiting)
+
+
+class WritingPage(QWidget):
+    """A page that writes with the tab's sampling form (Write, Compare): the form, the model
+    loader and the transcript it adds to, and the prompt box's first text.
+
+    The tab offers each run's suggested prompt (``core.generation_session.suggest_prompt``:
+    text that run can read); ``offer_prompt`` puts it in the prompt box unless the student
+    has typed there since the last offer.
+    """
+
+    def __init__(self, form, loader: ModelLoader, transcript: Transcript, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.form = form
+        self.loader = loader
+        self.transcript = transcript
+        self.suggestion = ""  # the current run's suggested prompt ("" until it is known)
+        self._offered = ""  # what offer_prompt last put in the prompt box
+
+    def prompt_box(self) -> QPlainTextEdit:
+        raise NotImplementedError
+
+    def offer_prompt(self, text: str) -> None:
+        self.suggestion = text
+        box = self.prompt_box()
+        if box.toPlainText() == self._offered and text:
+            box.setPlainText(text)
+            self._offered = text

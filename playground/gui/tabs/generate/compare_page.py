@@ -15,14 +15,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from playground.core.generation_session import Transcript
+from playground.core.generation_session import Transcript, long_prompt_note
 from playground.errors import PlaygroundError
 from playground.gui import ui, workers
 from playground.gui.tabs.generate import jobs
 from playground.gui.tabs.generate.common import (
     ALT_TIP_ROWS,
-    DEFAULT_PROMPT,
     ModelLoader,
+    WritingPage,
     blocks_reading,
     edit_row,
     pct,
@@ -37,13 +37,10 @@ from playground.gui.widgets.run_picker import run_title
 SIDES = ("a", "b")
 
 
-class ComparePage(QWidget):
+class ComparePage(WritingPage):
     def __init__(self, form: SamplingForm, loader: ModelLoader, transcript: Transcript,
                  parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.form = form
-        self.loader = loader
-        self.transcript = transcript
+        super().__init__(form, loader, transcript, parent)
         self.handle: workers.WorkerHandle | None = None
         self.compare_steps: dict[str, list] = {"a": [], "b": []}
         self._prompt_tokens: dict[str, tuple[list[int], list[str]]] = {}  # side -> (ids, labels)
@@ -55,7 +52,6 @@ class ComparePage(QWidget):
         self.compare_prompt = QPlainTextEdit()
         self.compare_prompt.setPlaceholderText("The prompt both models continue")
         self.compare_prompt.setToolTip("Both models continue this prompt with the same settings and seed")
-        self.compare_prompt.setPlainText(DEFAULT_PROMPT)
         self.compare_button = push_button(
             "Compare", "Generate with both models: same prompt, same settings, same seed", self.compare)
         self.compare_stop = push_button("Stop", "Stop both", self.stop)
@@ -96,6 +92,9 @@ class ComparePage(QWidget):
         self.compare_views["a"].placeholder = "Pick two runs (or two checkpoints of one run) and press Compare."
         layout.addLayout(columns, 1)
         layout.addWidget(ScaleLegend("0%", "100%", "Probability of each chosen token:"))
+
+    def prompt_box(self) -> QPlainTextEdit:
+        return self.compare_prompt
 
     @property
     def running(self) -> bool:
@@ -174,6 +173,7 @@ class ComparePage(QWidget):
 
     def _start(self, prompt: str, sides: dict, loaded: dict, cfg) -> None:
         feeds = {}
+        notes = []
         self.compare_steps = {"a": [], "b": []}
         self._prompt_tokens = {}
         for name in SIDES:
@@ -186,8 +186,15 @@ class ComparePage(QWidget):
                     f"Model {name.upper()} cannot read the prompt. {unknown_note(tokenizer, prompt, spans)}")
                 return
             ids = list(tokenizer.encode(prompt))
+            # Only what the model reads is kept and shown (as on the Write page).
+            ctx = model.model.config.context_length
+            if len(ids) > ctx:
+                notes.append(f"Model {name.upper()}: {long_prompt_note(len(ids), ctx)}")
+                ids = ids[-ctx:]
             self._prompt_tokens[name] = (ids, [tokenizer.token_label(i) for i in ids])
-            feeds[name] = (model, ids[-model.model.config.context_length:])
+            feeds[name] = (model, ids)
+        if notes:
+            self.compare_error.show_text("\n".join(notes), ui.INFO)
         self._entries = [
             self.transcript.add(f"Compare, model {name.upper()}", run.name,
                                 "newest weights" if step is None else f"step {step}", cfg, prompt)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 
-from playground.core.generation_session import excerpt_at
+from playground.core.generation_session import excerpt_at, suggest_prompt
 from playground.core.model_cache import MODELS, LoadedModel
 
 
@@ -102,6 +102,24 @@ def score_job(loaded: LoadedModel, texts: list[str], record: dict | None, split:
             # text's first full line.
             chosen = [excerpt_at(train_text, len(train_text) // 2), excerpt_at(val_text, 1)]
         return [(text, score_text(loaded.model, loaded.tokenizer, text)) for text in chosen]
+
+    return job
+
+
+def prompt_job(tokenizer, record: dict | None, split: float) -> Callable:
+    """A first prompt the run's model can read, from the run's corpus when it is still there."""
+
+    def job(progress, cancel) -> str:
+        from playground.core.corpus import verify_record
+        from playground.errors import PlaygroundError
+
+        training = validation = ""
+        if record:
+            try:
+                training, validation = verify_record(record).split(split)
+            except (PlaygroundError, OSError):
+                pass  # pasted, moved or changed: the tokenizer alone suggests one
+        return suggest_prompt(tokenizer, validation, training)
 
     return job
 

@@ -23,8 +23,10 @@ from PySide6.QtWidgets import (
 )
 
 from playground.core import checkpoint
+from playground.core.corpus import DEFAULT_SPLIT
 from playground.core.generation_session import Transcript
-from playground.gui import workers
+from playground.gui import ui, workers
+from playground.gui.tabs.generate import jobs
 from playground.gui.tabs.generate.common import ModelLoader
 from playground.gui.tabs.generate.compare_page import ComparePage
 from playground.gui.tabs.generate.sampling_form import SamplingForm
@@ -47,6 +49,8 @@ class GenerateTab(QWidget):
         self.run: checkpoint.Run | None = None
         self.loader = ModelLoader(self)
         self.transcript = Transcript()  # every prompt and output of the tab (Markdown export)
+        self._suggestions: dict[str, str] = {}  # run folder -> a prompt its model can read
+        self._prompt_jobs: list[workers.WorkerHandle] = []
         self._build()
         self.write_page.tokensShown.connect(self.tokensShown)
         self.picker.runPicked.connect(self._run_picked)
@@ -75,6 +79,7 @@ class GenerateTab(QWidget):
         top.addWidget(self.picker, 3)
         self.model_label = QLabel("")
         self.model_label.setStyleSheet("color: #444;")
+        self.model_label.setWordWrap(True)  # a long description wraps instead of widening the window
         self.model_label.setToolTip("Size of the chosen model and how it reads text")
         top.addWidget(self.model_label, 4)
         layout.addLayout(top)
@@ -102,39 +107,17 @@ class GenerateTab(QWidget):
                 shortcut.activated.connect(slot)
 
     def _build_empty_page(self) -> QWidget:
-        page = QWidget()
-        column = QVBoxLayout()
-        heading = QLabel("No trained model yet")
-        heading.setAlignment(Qt.AlignCenter)
-        heading.setStyleSheet("font-size: 16pt; font-weight: bold; color: #333;")
-        text = QLabel("The Generate tab writes with a model you trained. Train one on the Train "
-                      "tab (a Tiny model trains in a minute), then come back here.")
-        text.setWordWrap(True)
-        text.setAlignment(Qt.AlignCenter)
-        text.setStyleSheet("font-size: 11pt; color: #333;")
         self.train_first_button = QPushButton("Train a model first")
         self.train_first_button.setToolTip("Go to the Train tab")
         self.train_first_button.clicked.connect(lambda: self.requestTab.emit("Train"))
         refresh = QPushButton("Look again for runs")
         refresh.setToolTip("Re-read the runs folder (e.g. after training from the command line)")
         refresh.clicked.connect(self.refresh_runs)
-        column.addWidget(heading)
-        column.addWidget(text)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.train_first_button)
-        buttons.addWidget(refresh)
-        buttons.addStretch(1)
-        column.addLayout(buttons)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addLayout(column, 3)
-        row.addStretch(1)
-        layout = QVBoxLayout(page)
-        layout.addStretch(1)
-        layout.addLayout(row)
-        layout.addStretch(2)
-        return page
+        return ui.empty_page(
+            "No trained model yet",
+            "The Generate tab writes with a model you trained. Train one on the Train tab (a Tiny "
+            "model trains in a minute), then come back here.",
+            [self.train_first_button, refresh])
 
     # ================================================================== the surface others drive
     # The GUI benchmark and the screenshot tool press Generate and read the Write page.
@@ -203,12 +186,41 @@ class GenerateTab(QWidget):
     def _preload(self) -> None:
         """Load the current run's model in the background, so Generate starts at once. Only
         while the tab is on screen: at window start-up torch must not compete with painting."""
-        if self.run is not None and self.isVisible() and self.cached_model(self.run) is None:
-            self.loader.with_model(self.run.path, None, self._preloaded, self.write_page.error_label.show_error)
+        if self.run is not None and self.isVisible():
+            run = self.run
+            self.loader.with_model(run.path, None, lambda loaded: self._model_ready(run, loaded),
+                                   self.write_page.error_label.show_error)
 
-    def _preloaded(self, _loaded) -> None:
+    def _model_ready(self, run: checkpoint.Run, loaded) -> None:
+        if run != self.run:  # another run was picked while this one loaded
+            return
         self.write_page.mark_unknown()
         self.score_page.mark_unknown()
+        self._suggest_prompt(run, loaded)
+
+    def _suggest_prompt(self, run: checkpoint.Run, loaded) -> None:
+        """Offer the pages a first prompt the run's model can read (the start of a line of its
+        corpus: "The " is unreadable for a character model of a text without "T")."""
+        key = str(run.path)
+        if key in self._suggestions:
+            self._offer_prompt(run, self._suggestions[key])
+            return
+        record = dict(run.corpus_record)
+        split = float(record.get("split") or DEFAULT_SPLIT)
+        self._prompt_jobs = [h for h in self._prompt_jobs if h.running]
+        self._prompt_jobs.append(workers.start(
+            jobs.prompt_job(loaded.tokenizer, record, split), parent=self,
+            on_done=lambda text: self._prompt_found(run, text), on_error=ui.report_unexpected,
+            name="suggest-prompt"))
+
+    def _prompt_found(self, run: checkpoint.Run, text: str) -> None:
+        self._suggestions[str(run.path)] = text
+        self._offer_prompt(run, text)
+
+    def _offer_prompt(self, run: checkpoint.Run, text: str) -> None:
+        if run == self.run:
+            self.write_page.offer_prompt(text)
+            self.compare_page.offer_prompt(text)
 
     def cached_model(self, run: checkpoint.Run, step: int | None = None):
         """The run's LoadedModel when it is in the cache and current, else None (never loads)."""
@@ -217,7 +229,7 @@ class GenerateTab(QWidget):
     @property
     def busy(self) -> bool:
         return (self.loader.busy or self.write_page.running or self.score_page.running
-                or self.compare_page.running)
+                or self.compare_page.running or any(h.running for h in self._prompt_jobs))
 
     # ================================================================== shortcuts
     @Slot()

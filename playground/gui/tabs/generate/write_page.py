@@ -25,21 +25,20 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
-    QSpinBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
 from playground.core import atomic
-from playground.core.generation_session import GenerationSession, Transcript
+from playground.core.generation_session import GenerationSession, Transcript, long_prompt_note, suggest_prompt
 from playground.errors import PlaygroundError
 from playground.gui import ui, workers
 from playground.gui.tabs.generate import jobs
 from playground.gui.tabs.generate.common import (
     ALT_TIP_ROWS,
-    DEFAULT_PROMPT,
     ModelLoader,
+    WritingPage,
     after_typing,
     mark_unknown,
     pct,
@@ -53,15 +52,12 @@ CHART_INTERVAL_S = 0.1  # while streaming, the chart follows at most ~10 times a
 PROBABILITY, ATTENTION = 0, 1  # what the boxes' colour shows
 
 
-class WritePage(QWidget):
+class WritePage(WritingPage):
     tokensShown = Signal(int)  # written tokens now in the view (benchmark and tests)
 
     def __init__(self, form: SamplingForm, loader: ModelLoader, transcript: Transcript,
                  parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.form = form
-        self.loader = loader
-        self.transcript = transcript
+        super().__init__(form, loader, transcript, parent)
         self.run = None  # the run picked at the top of the tab (set by the tab)
         self.session = GenerationSession()
         self.gen_handle: workers.WorkerHandle | None = None
@@ -76,6 +72,7 @@ class WritePage(QWidget):
         self._attention_row: tuple[int, list[float]] | None = None
         self._has_attention = False
         self._chart = None
+        self._unreadable_error = False  # the error line says the prompt cannot be read
         self._build()
 
     # ================================================================== UI
@@ -85,7 +82,6 @@ class WritePage(QWidget):
         self.prompt = QPlainTextEdit()
         self.prompt.setPlaceholderText("Type the beginning of a text; the model continues it.")
         self.prompt.setToolTip("The prompt: the text the model continues. Ctrl+Enter generates.")
-        self.prompt.setPlainText(DEFAULT_PROMPT)
         self.prompt.setFixedHeight(self.fontMetrics().height() * 4 + 12)
         after_typing(self.prompt, self.mark_unknown)
         prompt_row.addWidget(self.prompt, 1)
@@ -153,11 +149,11 @@ class WritePage(QWidget):
         self.colour_by.currentIndexChanged.connect(self._colour_mode_changed)
         colour_row.addWidget(QLabel("Colour:"))
         colour_row.addWidget(self.colour_by)
-        self.layer_spin = QSpinBox()
+        self.layer_spin = ui.SpinBox("The layer")
         self.layer_spin.setPrefix("layer ")
         self.layer_spin.setRange(1, 1)
         self.layer_spin.setToolTip("Which transformer block's attention to show")
-        self.head_spin = QSpinBox()
+        self.head_spin = ui.SpinBox("The head")
         self.head_spin.setPrefix("head ")
         self.head_spin.setRange(1, 1)
         self.head_spin.setToolTip("Which attention head of that block (each head learns its own pattern)")
@@ -173,6 +169,7 @@ class WritePage(QWidget):
         status_row = QHBoxLayout()
         self.status = QLabel("")
         self.status.setStyleSheet("color: #444;")
+        self.status.setWordWrap(True)  # a long status must wrap, not widen the window
         status_row.addWidget(self.status, 1)
         self.copy_button = push_button(
             "Copy text", "Copy the prompt and the written text to the clipboard", self.copy_output)
@@ -196,6 +193,9 @@ class WritePage(QWidget):
             self.chart_holder.layout().addWidget(self._chart)
         return self._chart
 
+    def prompt_box(self) -> QPlainTextEdit:
+        return self.prompt
+
     # ================================================================== state
     @property
     def running(self) -> bool:
@@ -210,6 +210,9 @@ class WritePage(QWidget):
         """Mark what the current run's tokenizer cannot read in the prompt, in place."""
         blocks = mark_unknown(self.prompt, self.prompt_note, self._current_tokenizer())
         self.remove_unknown_button.setVisible(blocks)
+        if not blocks and self._unreadable_error:  # the prompt is readable again: the error is old news
+            self._unreadable_error = False
+            self.error_label.clear_message()
 
     @Slot()
     def remove_unknown(self) -> None:
@@ -228,12 +231,14 @@ class WritePage(QWidget):
         tokenizer = loaded.tokenizer
         text = self.prompt.toPlainText()
         if not text:
-            self.error_label.show_text("The prompt is empty: type a few characters for the model to continue "
-                                       f"(for example {quoted(DEFAULT_PROMPT)}).")
+            example = self.suggestion or suggest_prompt(tokenizer)
+            self.error_label.show_text("The prompt is empty: type a few characters for the model to continue"
+                                       + (f" (for example {quoted(example)})." if example else "."))
             return False
         if mark_unknown(self.prompt, self.prompt_note, tokenizer):
             self.remove_unknown_button.show()
             self.error_label.show_text("The prompt has characters this model cannot read (marked in red above).")
+            self._unreadable_error = True
             return False
         try:
             ids = list(tokenizer.encode(text))
@@ -258,7 +263,7 @@ class WritePage(QWidget):
         """Write up to 'max new tokens' tokens after the prompt, streaming them into the view."""
         if self.run is None or self.running:
             return
-        self.error_label.clear_message()
+        self._clear_error()
         cfg = self._config()
         if cfg is None:
             return
@@ -267,6 +272,10 @@ class WritePage(QWidget):
         self.status.setText("Loading the model…" if self.loader.cached(self.run.path) is None else "")
         self.loader.with_model(self.run.path, None, lambda loaded: self._start_stream(loaded, cfg),
                                self._start_failed)
+
+    def _clear_error(self) -> None:
+        self._unreadable_error = False
+        self.error_label.clear_message()
 
     def _config(self, max_new_tokens: int | None = None, seed_offset: int = 0):
         """The form's SamplingConfig, or None after showing why it is invalid."""
@@ -368,7 +377,7 @@ class WritePage(QWidget):
         """Step mode: write one token (the proposal shown in the chart), then show the next choices."""
         if self.run is None or self.running:
             return
-        self.error_label.clear_message()
+        self._clear_error()
         continuing = self.session.continues(self.run.path.resolve(), self.prompt.toPlainText())
         if continuing and self.session.accept_proposal():
             self._refresh_view()
@@ -447,11 +456,17 @@ class WritePage(QWidget):
 
     def _update_window_note(self) -> None:
         s = self.session
+        notes = []
+        if s.prompt_dropped:
+            notes.append(long_prompt_note(s.n_prompt + s.prompt_dropped, s.context_length)
+                         + " Only those tokens are shown here.")
         if s.was_cut:
-            self.window_note.show_text(
+            notes.append(
                 f"The text is now longer than the model's context window ({s.context_length} tokens). "
                 f"At each dashed line it was cut: the model now sees only the last {s.kept_after_cut} "
-                "tokens (half the window) and forgets everything before.", ui.INFO)
+                "tokens (half the window) and forgets everything before.")
+        if notes:
+            self.window_note.show_text("\n".join(notes), ui.INFO)
         else:
             self.window_note.clear_message()
 
@@ -527,7 +542,8 @@ class WritePage(QWidget):
             else:
                 extra = "<br><i>not seen by the selected token</i>"
         if index < s.n_prompt:
-            return (f"<b>{html.escape(quoted(s.prompt_labels[index]))}</b> — prompt token {index + 1} "
+            return (f"<b>{html.escape(quoted(s.prompt_labels[index]))}</b> — prompt token "
+                    f"{s.prompt_dropped + index + 1} "
                     f"(id {s.prompt_ids[index]})<br>You wrote it; the model reads it.{extra}")
         k = index - s.n_prompt
         step = s.steps[k]
