@@ -303,6 +303,11 @@ def lr_at(cfg: TrainConfig, step: int) -> float:
     return cfg.min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (cfg.lr - cfg.min_lr)
 
 
+# The cosine decay ends at this fraction of the peak learning rate, as nanoGPT's does: the one
+# rule behind the Train tab's form and the CLI's train_config_for.
+MIN_LR_FRACTION = 0.1
+
+
 def training_defaults(model_cfg: ModelConfig) -> tuple[dict[str, Any], str]:
     """Settings that train a model of this size well enough on a laptop, and why.
 
@@ -342,7 +347,7 @@ def train_config_for(model_cfg: ModelConfig, **given: Any) -> TrainConfig:
     """
     values, _why = training_defaults(model_cfg)
     values.update({k: v for k, v in given.items() if v is not None})  # 0 is a value, None is "not given"
-    values.setdefault("min_lr", values["lr"] / 10)
+    values.setdefault("min_lr", values["lr"] * MIN_LR_FRACTION)
     cfg = TrainConfig(**values)
     cfg.validate()
     return cfg

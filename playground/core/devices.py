@@ -11,7 +11,7 @@ from __future__ import annotations
 import psutil
 import torch
 
-from playground.core.config import ModelConfig, memory_problem, param_count, size_words
+from playground.core.config import FP32, ModelConfig, memory_problem, param_count, size_words
 from playground.errors import ModelError
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
@@ -48,7 +48,7 @@ def check_fits(cfg: ModelConfig, batch_size: int, device: torch.device | str | N
 def check_weights_fit(cfg: ModelConfig) -> None:
     """Refuse a model whose fp32 weights alone would not fit in RAM (before building it)."""
     free = available_memory("cpu")
-    needed = 4 * param_count(cfg)
+    needed = FP32 * param_count(cfg)
     if free is not None and needed > free:
         raise ModelError(f"The model's weights alone need {size_words(needed)}, but only {size_words(free)} "
                          "of memory is free.", hint="Make the model smaller.")

@@ -132,7 +132,7 @@ class TrainSettings(QGroupBox):
         except ValueError:
             raise TrainingError(f"The learning rate '{text}' is not a number.",
                                 "Write it like 1e-3 (= 0.001) or 0.0003.") from None
-        min_lr = lr / 10  # the cosine decays to a tenth, as in nanoGPT
+        min_lr = lr * config.MIN_LR_FRACTION
         cfg = config.TrainConfig(iters=self.iters_box.value(), batch_size=self.batch_box.value(), lr=lr,
                                  min_lr=min_lr, warmup=self.warmup_box.value(),
                                  eval_interval=self.eval_box.value(), seed=self.seed_box.value(),
