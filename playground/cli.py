@@ -43,6 +43,8 @@ def _print_error(message: str, hint: str | None = None) -> None:
 
 
 def _add_model_args(p: argparse.ArgumentParser, *, with_preset: bool = True) -> None:
+    from playground.core.config import POSITIONALS  # torch-free
+
     g = p.add_argument_group("model size (a preset, optionally adjusted)")
     if with_preset:
         g.add_argument("--preset", default=None,
@@ -52,7 +54,8 @@ def _add_model_args(p: argparse.ArgumentParser, *, with_preset: bool = True) -> 
     g.add_argument("--d-model", type=int, help="embedding size (divisible by --n-head)")
     g.add_argument("--context", type=int, help="context length in tokens")
     g.add_argument("--dropout", type=float, help="dropout probability (0 to 0.9)")
-    g.add_argument("--positional", choices=["learned", "sinusoidal"], help="position encoding")
+    g.add_argument("--positional", choices=list(POSITIONALS),
+                   help="position encoding; none = order-blind (no position vectors at all)")
     g.add_argument("--activation", choices=["gelu", "relu"], help="MLP activation")
 
 
@@ -116,6 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     g.set_defaults(func=cmd_generate)
 
+    ps = sub.add_parser("positions", help="why positions matter: small models with learned, sinusoidal "
+                                          "and no positions, and a shuffled sentence")
+    ps.add_argument("--corpus", default="builtin:grammar-lessons",
+                    help="a text file or folder, builtin:NAME (default builtin:grammar-lessons)")
+    ps.add_argument("--iters", type=int, default=300, help="training steps per model (default 300)")
+    ps.add_argument("--sentence", help="the sentence to shuffle (default: a line of the validation text)")
+    ps.set_defaults(func=cmd_positions)
+
     b = sub.add_parser("bench", help="measure speed (prints JSON)")
     bsub = b.add_subparsers(dest="bench", metavar="WHAT", required=True)
     bt = bsub.add_parser("train", help="training speed and final losses")
@@ -142,12 +153,14 @@ def build_parser() -> argparse.ArgumentParser:
     bs.add_argument("--runs", type=int, default=3)
     bs.add_argument("--json", action="store_true")
     bs.set_defaults(func=cmd_bench_startup)
-    bgt = bsub.add_parser("gui-train", help="Train tab: tokens/s in the GUI vs headless, GUI lateness (offscreen)")
+    bgt = bsub.add_parser("gui-train", help="Train tab: tokens/s in the app vs `bench train`, GUI lateness (offscreen)")
     bgt.add_argument("--iters", type=int, default=300)
     bgt.add_argument("--preset", default="small", help="model size (default small)")
     bgt.add_argument("--corpus", default="builtin:python-docs")
     bgt.add_argument("--batch", type=int, default=12)
     bgt.add_argument("--eval-interval", type=int, default=100)
+    bgt.add_argument("--rounds", type=int, default=2, help="app and command line alternate this many times")
+    bgt.add_argument("--no-cli", dest="cli", action="store_false", help="time the app only")
     bgt.add_argument("--json", action="store_true")
     bgt.set_defaults(func=cmd_bench_gui_train)
     ba = bsub.add_parser("attention", help="Attention tab: grid redraw and checkpoint switch (ms)")
@@ -464,6 +477,27 @@ def cmd_generate(args) -> int:
 _BENCH_VOCAB = 65
 
 
+def cmd_positions(args) -> int:
+    """Three one-layer models (learned, sinusoidal, none) on one corpus; what a shuffle changes."""
+    from playground.core import positions_experiment
+    from playground.core.tokenizers import train_tokenizer
+
+    if args.iters < 1:
+        raise PlaygroundError(f"--iters must be at least 1 (got {args.iters}).")
+    corpus = _load_corpus(args.corpus)
+    tokenizer = train_tokenizer("char", corpus.text)
+    with _progress_bar(None, "training", enabled=True) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        result = positions_experiment.compare(corpus.text, tokenizer, args.iters, progress=progress,
+                                              sentence=args.sentence)
+    print("\n".join(positions_experiment.summary(result)))
+    return 0
+
+
 def cmd_bench_measure(args) -> int:
     from playground.bench import measure
 
@@ -514,7 +548,7 @@ def cmd_bench_gui_train(args) -> int:
     from playground.bench import gui_train
 
     print(json.dumps(gui_train.measure(args.iters, args.preset, args.corpus, args.batch,
-                                       args.eval_interval)))
+                                       args.eval_interval, rounds=args.rounds, cli=args.cli)))
     return 0
 
 

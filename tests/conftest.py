@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ.setdefault("OMP_NUM_THREADS", "2")
+# Under pytest-xdist two workers share the two cores: one torch thread each, or OpenMP's spinning
+# threads of one worker stall the other's (the same collapse the app's training child avoids).
+os.environ.setdefault("OMP_NUM_THREADS", "1" if os.environ.get("PYTEST_XDIST_WORKER") else "2")
 
 SHAKESPEARE = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"
 
@@ -21,6 +23,26 @@ def playground_home(tmp_path, monkeypatch):
     monkeypatch.setenv("PLAYGROUND_HOME", str(home))
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(home / "cache" / "tiktoken"))
     return home
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist, one worker runs every test that needs the trained built-ins (it trains
+    them once); the other workers run the rest meanwhile."""
+    for item in items:
+        if "builtin_trained" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("builtin-models"))
+
+
+@pytest.fixture(scope="session")
+def builtin_trained(tmp_path_factory):
+    """``builtin_trained("copy-lessons") -> Trained``: a built-in trained at the app's defaults
+    (see tests/builtin_models.py), once per session, shared by every test that asks."""
+    from builtin_models import BuiltinModels
+
+    models = BuiltinModels(str(tmp_path_factory.mktemp("builtin-models-home")))
+    yield models
+    models.close()
 
 
 @pytest.fixture

@@ -1,14 +1,17 @@
-"""What the Attention tab shows, computed without Qt: captures, the math of one head, embeddings.
+"""What the Attention tab shows, computed without Qt: captures, the math of one head, the rest of
+the forward pass, the logit lens, embeddings.
 
-    want = Want(attention=True, math_head=(1, 0), embed=True)
+    want = Want(attention=True, math_head=(1, 0), forward_layer=1, lens=True, embed=True)
     views = compute(run_path, step, ids, want)     # a worker's job; the model comes from MODELS
     views.capture.attention                        # (n_layer, n_head, T, T), the model's own weights
+    views.forward.block.ln_2.after                 # (T, C) see core.forward_steps
     checkpoint_steps(Run(run_path))                # what the checkpoint slider offers
 
 A job gets a run folder and a step (immutable), never a ``Run`` the GUI thread is also reading;
 the models are the process-wide ``model_cache.MODELS``, shared with the Generate tab. Every
 number comes from the model's forward pass with ``capture=True`` and from ``core.analysis``:
-nothing here recomputes attention.
+nothing here recomputes attention. The steps after the heads and the lens come from
+``core.forward_steps`` (the same capture path's residual stream, through the model's own modules).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from playground.core import analysis
+from playground.core import analysis, forward_steps
 from playground.core.model_cache import MODELS
 
 EXCERPT_TOKENS = 40  # a random excerpt's length: every token label stays readable in a heatmap
@@ -42,9 +45,12 @@ class Want:
     math_head: tuple[int, int] | None = None  # (layer, head) for the step-by-step view
     embed: bool = False
     frequency: bool = False  # token frequency order (a vocabulary too big to label fully)
+    forward_layer: int | None = None  # step 0, this block after its heads, the output steps
+    lens: bool = False  # the logit lens at every position
 
     def __bool__(self) -> bool:
-        return self.attention or self.math_head is not None or self.embed or self.frequency
+        return (self.attention or self.math_head is not None or self.embed or self.frequency
+                or self.forward_layer is not None or self.lens)
 
 
 @dataclass
@@ -53,6 +59,13 @@ class Capture:
     scores: list  # [layer][head] -> {pattern: score | None}
     head_labels: list  # [layer][head] -> (label, score)
     math: dict[tuple[int, int], dict] = field(default_factory=dict)  # (layer, head) -> attention_math
+    forward: dict[int, forward_steps.ForwardSteps] = field(default_factory=dict)  # layer -> its steps
+    lens: forward_steps.Lens | None = None
+
+    @property
+    def nbytes(self) -> int:
+        return (self.attention.nbytes + sum(s.nbytes for s in self.forward.values())
+                + (self.lens.nbytes if self.lens is not None else 0))
 
 
 @dataclass(frozen=True)
@@ -71,6 +84,8 @@ class Views:
     arch: str
     capture: Capture | None = None
     math: dict | None = None
+    forward: forward_steps.ForwardSteps | None = None
+    lens: forward_steps.Lens | None = None
     embed: Embed | None = None
     frequency_order: list[int] | None = None
 
@@ -120,6 +135,12 @@ def compute(run_path: str | os.PathLike, step: int | None, ids: Sequence[int], w
         views.capture = capture(model, ids)
     if want.math_head is not None and has_heads:
         views.math = analysis.attention_math(model, ids, *want.math_head)
+    if (want.forward_layer is not None or want.lens) and has_heads:
+        captured = forward_steps.capture(model, ids)  # one pass for both
+        if want.forward_layer is not None:
+            views.forward = forward_steps.forward_steps(model, ids, want.forward_layer, captured)
+        if want.lens:
+            views.lens = forward_steps.logit_lens(model, ids, captured=captured)
     if want.embed:
         views.embed = embeddings(model)
     if want.frequency:
@@ -200,4 +221,4 @@ class CaptureCache(OrderedDict):
             self.popitem(last=False)
 
     def nbytes(self) -> int:
-        return sum(c.attention.nbytes for c in self.values())
+        return sum(c.nbytes for c in self.values())

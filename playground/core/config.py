@@ -19,7 +19,8 @@ from typing import Any
 from playground.errors import ModelError, TrainingError
 
 ARCHS = ("gpt", "bigram")
-POSITIONALS = ("learned", "sinusoidal")
+# "none": no position vectors at all (order-blind attention), the seeds' baseline for why positions matter.
+POSITIONALS = ("learned", "sinusoidal", "none")
 ACTIVATIONS = ("gelu", "relu")
 
 
@@ -36,7 +37,7 @@ class ModelConfig:
     n_head: int = 2
     d_model: int = 64
     dropout: float = 0.0
-    positional: str = "learned"  # "learned" | "sinusoidal"
+    positional: str = "learned"  # "learned" | "sinusoidal" | "none"
     # The fixed sin/cos table is multiplied by this. At 1 its waves drown token embeddings that
     # start at std 0.02, and the model learns slowly; at 0.1 both are heard from the first step
     # (Tiny, 600 steps: grammar-lessons val loss 0.58 vs 0.72 at 1, as good as learned positions).
@@ -161,7 +162,8 @@ def param_breakdown(cfg: ModelConfig) -> dict[str, int]:
     mlp = (4 * C * C + b * 4 * C) + (4 * C * C + b * C)  # up 4x, down
     return {
         "embeddings": V * C,
-        "positions": cfg.context_length * C if cfg.positional == "learned" else 0,  # sinusoidal: a fixed buffer
+        # sinusoidal: a fixed buffer, not a parameter; none: no positions at all
+        "positions": cfg.context_length * C if cfg.positional == "learned" else 0,
         "attention": L * attention,
         "mlp": L * mlp,
         "norms": (2 * L + 1) * norm,

@@ -2,7 +2,7 @@
 
 ``GPT`` is a pre-norm decoder-only transformer in the nanoGPT mould:
 
-    tokens ─> token embedding + position ─> [LayerNorm ─> attention ─> +] ─> [LayerNorm ─> MLP ─> +]
+    tokens ─> token embedding (+ position) ─> [LayerNorm ─> attention ─> +] ─> [LayerNorm ─> MLP ─> +]
            ─> ... (n_layer blocks) ─> final LayerNorm ─> unembedding ─> logits
 
 Attention has two paths that compute the same thing. The fast path calls
@@ -15,6 +15,11 @@ The query, key and value projections W_Q, W_K, W_V are stored stacked in one Lin
 (``attn.c_attn``, output rows ``[0:C]`` = W_Q, ``[C:2C]`` = W_K, ``[2C:3C]`` = W_V; head ``h``
 owns columns ``h*d_head:(h+1)*d_head`` of each) because one matmul is faster than three;
 ``attn.c_proj`` is W_O.
+
+Positions are learned vectors, fixed sinusoids, or none at all. Without them ("none") a
+one-layer model's prediction after a text is the same for every order of the tokens before the
+last one (attention sums over a set); deeper causal models can still tell a little about order,
+because each position sees a prefix of a different length (``core/positions_experiment.py``).
 
 The config and the sizes (``param_count``, ``memory_estimate``) live in ``config.py``,
 free of torch; the machine questions (device, free memory) in ``devices.py``.
@@ -235,7 +240,7 @@ class GPT(nn.Module):
         self.wte = nn.Embedding(cfg.vocab_size, C)
         if cfg.positional == "learned":
             self.wpe = nn.Embedding(T, C)
-        else:  # fixed table: a buffer, not a parameter, and not saved (it is recomputed)
+        elif cfg.positional == "sinusoidal":  # fixed table: a buffer, not a parameter, and not saved (it is recomputed)
             table = sinusoidal_table(T, C) * cfg.sinusoidal_amplitude  # (T, C)
             self.register_buffer("pos_table", table, persistent=False)  # (T, C)
         self.drop = nn.Dropout(cfg.dropout)
@@ -260,10 +265,13 @@ class GPT(nn.Module):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, mean=0.0, std=INIT_STD)
 
-    def _positions(self, past: int, T: int) -> Tensor:
+    def _positions(self, past: int, T: int) -> Tensor | None:
+        """The (T, C) vectors added at positions past..past+T; None for an order-blind model."""
         if self.config.positional == "learned":
             return self.wpe.weight[past : past + T]  # (T, C)
-        return self.pos_table[past : past + T]  # (T, C)
+        if self.config.positional == "sinusoidal":
+            return self.pos_table[past : past + T]  # (T, C)
+        return None
 
     def forward(
         self,
@@ -303,7 +311,10 @@ class GPT(nn.Module):
         allowed = self.causal[past:S, :S] if capture or (past and T > 1) else None  # (T, S)
 
         ctx = PassContext(cache=cache, past=past, allowed=allowed, capture=capture)
-        x = self.wte(idx) + self._positions(past, T)  # (B, T, C)
+        x = self.wte(idx)  # (B, T, C)
+        positions = self._positions(past, T)  # (T, C) or None
+        if positions is not None:
+            x = x + positions  # (B, T, C)
         x = self.drop(x)  # (B, T, C)
         attention, hidden, qkv = [], [], None
         if capture:
@@ -337,9 +348,11 @@ class GPT(nn.Module):
         """The (V, C) token embedding table, detached (for views that map it)."""
         return self.wte.weight.detach()  # (V, C)
 
-    def position_embeddings(self) -> Tensor:
-        """The (T, C) vectors added to the tokens at each position: learned, or the fixed sinusoids."""
-        return self._positions(0, self.config.context_length).detach()  # (T, C)
+    def position_embeddings(self) -> Tensor | None:
+        """The (T, C) vectors added to the tokens at each position: learned, or the fixed
+        sinusoids; None for an order-blind model (positional "none")."""
+        positions = self._positions(0, self.config.context_length)  # (T, C) or None
+        return None if positions is None else positions.detach()
 
 
 class Bigram(nn.Module):

@@ -74,6 +74,14 @@ def _own_cpu_seconds() -> float:
     return t.user + t.system
 
 
+def other_programs_cores(interval: float = 0.3) -> float:
+    """How many cores programs other than this one keep busy, over the next ``interval``
+    seconds (blocks: call it from a worker)."""
+    busy0, own0 = _busy_cpu_seconds(), _own_cpu_seconds()
+    time.sleep(interval)
+    return max(0.0, (_busy_cpu_seconds() - busy0) - (_own_cpu_seconds() - own0)) / interval
+
+
 def _out_of_memory(exc: BaseException) -> ModelError | None:
     text = str(exc).lower()
     if isinstance(exc, MemoryError) or "out of memory" in text or "can't allocate" in text:

@@ -326,11 +326,14 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_glossary(self) -> None:
-        from playground.gui.glossary import GlossaryDialog
+        from playground.gui.glossary import GlossaryDialog, term_here
 
+        term = term_here()  # F1 over a tooltip that uses a glossary word: open at its entry
         if self._glossary is None:
             self._glossary = GlossaryDialog(self)
             self._glossary.showTab.connect(self.show_tab)
+        if term is not None:
+            self._glossary.select(term)
         self._glossary.show()
         self._glossary.raise_()
         self._glossary.activateWindow()

@@ -4,6 +4,7 @@ Why: CPython holds the GIL during one long C call, and the core's tokenizer trai
 calls on the whole text (``re.findall`` and ``set`` on 50 MB take 10 s and 1 s). In a worker
 *thread* that froze the window for that long (measured); in a child process the window stays
 live. Small texts stay in a thread: starting a process costs about half a second.
+The Model tab's positions experiment always runs here: the window's process never trains.
 
 Every function takes plain arguments, a ``progress(done, total)`` callback, and returns
 JSON-able data (tokenizers as ``to_json()`` dicts).
@@ -42,6 +43,23 @@ def train_bpe(text: str, vocab_size: int, progress=None) -> dict:
     from playground.core import tokenizers as tk
 
     return tk.BPETokenizer.train(text, vocab_size, progress=progress).to_json()
+
+
+def positions_experiment(text: str, tokenizer_json: dict, iters: int, progress=None) -> dict:
+    """core.positions_experiment.compare for the Model tab's "Why positions matter" dialog:
+    ``{"curves": {positional: [(step, val loss), ...]}, "shuffles": [ShuffleScore as a dict]}``."""
+    import dataclasses
+
+    import torch
+
+    from playground.core import positions_experiment as pe
+    from playground.core import tokenizers as tk
+
+    # Its 64-wide one-layer models are too small to split across threads: measured on 2 busy
+    # cores, 100 steps took 4 s on one thread and 32 s on two (OpenMP waits for the other core).
+    torch.set_num_threads(1)
+    result = pe.compare(text, tk.tokenizer_from_json(tokenizer_json), iters, progress=progress)
+    return {"curves": result.curves, "shuffles": [dataclasses.asdict(s) for s in result.shuffles]}
 
 
 # ----------------------------------------------------------------------------- the child

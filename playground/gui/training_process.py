@@ -46,7 +46,13 @@ from playground.core import events
 from playground.gui import child_process
 from playground.gui.child_process import pid_alive as pid_alive  # tests check the child is gone
 
-BATCH_S = 1 / 30  # the child sends at most ~30 batches of Step events a second
+# The child sends at most ~10 batches of Step events a second: each batch wakes the GUI process,
+# and its work steals time from the child on a 2-core machine; the plots redraw ≤ 5 times a
+# second anyway (widgets/loss_plot.py).
+BATCH_S = 1 / 10
+SPIN_COUNT = 100_000  # OpenMP's spins before a waiting thread sleeps (see child_settings)
+BUSY_PROBE_S = 0.3  # how long others_busy watches the machine before a child starts
+BUSY_CORES = 0.5  # other programs using this much of a core or more: the machine is busy
 STOP_GRACE_S = 60.0  # after Stop, how long the child may take to save before it is terminated
 POLL_S = child_process.POLL_S
 
@@ -167,14 +173,36 @@ class ChildSettings:
             torch.set_num_threads(self.threads)
 
 
-def child_settings(model_cfg: Any, batch_size: int) -> ChildSettings:
-    """The settings of the child that trains (or times) ``model_cfg`` at ``batch_size``.
+def child_settings(model_cfg: Any, batch_size: int, busy: bool = False) -> ChildSettings:
+    """The settings of the child that trains (or times) ``model_cfg`` at ``batch_size``, on a
+    machine where other programs are ``busy`` (:func:`others_busy`) or not.
 
-    OpenMP workers that spin while waiting collapse as soon as another process (the GUI drawing
-    plots, anything else) takes a core. Measured here on 2 busy cores, Small preset: 340-980
-    tokens/s spinning vs 4,700 sleeping ("passive"), same 2 threads.
+    OpenMP's worker threads wait for each other between operations. Measured on this 2-core
+    machine with the window open and the plots drawing (`playground bench gui-train` against
+    `playground bench train`'s defaults; README "Speed"):
+
+    - sleeping at once (``OMP_WAIT_POLICY=PASSIVE``): every small operation pays a thread
+      wake-up: Tiny 0.39x, Small 0.24x the command line's speed;
+    - spinning as long as OpenMP's default (300,000 spins): 0.90x and 0.89x; each time the GUI
+      paints it takes a core from a spinning thread and the other spins on for nothing;
+    - one thread: 0.65-0.8x on Tiny; Small needs both cores;
+    - spinning 100,000 times, then sleeping: 0.91x and 0.98x.
+
+    With another program holding a core, any spinning collapses (Tiny: 4,300 tokens/s against
+    29,700 sleeping), so a busy machine gets the sleeping waits. The thread count stays the same
+    either way: the numbers a run computes do not depend on the machine's load.
     """
-    return ChildSettings(env=(("OMP_WAIT_POLICY", "PASSIVE"),))
+    if busy:
+        return ChildSettings(env=(("OMP_WAIT_POLICY", "PASSIVE"),))
+    return ChildSettings(env=(("GOMP_SPINCOUNT", str(SPIN_COUNT)),))
+
+
+def others_busy() -> bool:
+    """Whether other programs keep at least half a core busy now (measured for 0.3 s: call it
+    from a worker, never the GUI thread)."""
+    from playground.core.step_timer import other_programs_cores
+
+    return other_programs_cores(BUSY_PROBE_S) >= BUSY_CORES
 
 
 @dataclass(frozen=True)
@@ -279,7 +307,7 @@ def measure_in_child(model_cfg: Any, batch_size: int, steps: int, min_seconds: f
     ctx = child_process.SPAWN
     pause, stop = ctx.Event(), ctx.Event()
     task = MeasureTask(model_cfg, batch_size, steps, min_seconds)
-    child = _spawn(child_settings(model_cfg, batch_size), task, pause, stop)
+    child = _spawn(child_settings(model_cfg, batch_size, others_busy()), task, pause, stop)
 
     def keep_going() -> bool:
         if cancel is not None and cancel.is_set():
@@ -323,7 +351,8 @@ class TrainingJob:
         self.run_path = str(run_path)
         self.task = TrainTask(self.run_path, corpus, resume, restart)
         run = checkpoint.Run(run_path)
-        self.settings = child_settings(run.model_config, run.train_config.batch_size)
+        self._shape = (run.model_config, run.train_config.batch_size)
+        self.settings: ChildSettings | None = None  # chosen by the worker, as the child starts
         self.pause_event = ctx.Event()
         self.stop_event = ctx.Event()
         self.process = None
@@ -356,6 +385,7 @@ class TrainingJob:
     def _work(self, progress, cancel) -> Any:
         from playground.errors import PlaygroundError
 
+        self.settings = child_settings(*self._shape, others_busy())
         child = _spawn(self.settings, self.task, self.pause_event, self.stop_event)
         self.process, self.pid = child.process, child.pid
         failure: ChildFailed | None = None

@@ -1,11 +1,9 @@
 """Every built-in text keeps the promise of its "what to look for", at the app's default settings.
 
-A student picks a built-in on the Corpus tab, keeps the character tokenizer and the Tiny model, and
-clicks Start: the Train tab's defaults (``config.training_defaults``, the same rule as the CLI's),
-split 0.9, seed 1337. Each built-in is trained exactly so, once per test session (about 40 s each
-on one idle core), and its promise is checked the way the app shows it: head labels on random validation
-excerpts picked as the Attention tab picks them, the validation loss, the Generate tab's text
-scores and samples. ``pytest -s`` prints the measured figures.
+Each built-in is trained as a student's Start trains it (the ``builtin_trained`` session fixture,
+tests/builtin_models.py: about 40 s each on one idle core), and its promise is checked the way the
+app shows it: head labels on random validation excerpts picked as the Attention tab picks them, the
+validation loss, the Generate tab's text scores and samples. ``pytest -s`` prints the measured figures.
 """
 
 from __future__ import annotations
@@ -13,84 +11,26 @@ from __future__ import annotations
 import itertools
 import random
 import re
-import time
-from dataclasses import dataclass
 
 import pytest
 
 from playground.core import attention_views as av
 from playground.core import builtin_corpora as bc
 from playground.core.checkpoint import Run
-from playground.core.config import SamplingConfig, TrainConfig, preset, train_config_for, training_defaults
-from playground.core.corpus import load_builtin
-from playground.core.events import Eval, Finished
+from playground.core.config import SamplingConfig
 from playground.core.generate import score_text, stream_tokens
-from playground.core.tokenizers import train_tokenizer
-from playground.core.train import Trainer
 
 # One torch thread: at two, OpenMP's spinning threads stall for whole seconds whenever another
 # process takes a core (a 35 s training took 150 s beside the other tests' processes).
 pytestmark = pytest.mark.usefixtures("one_thread")
 
+
+@pytest.fixture(scope="module", autouse=True)
+def all_four(builtin_trained):
+    """The four trainings two at a time (both cores busy), not one after the other."""
+    builtin_trained.prefetch([b.name for b in bc.list_builtins()])
+
 EXCERPTS = 20  # random validation excerpts, as "Random validation excerpt" picks them
-
-
-@dataclass
-class Trained:
-    run: Run
-    evals: list[Eval]
-    seconds: float
-
-    @property
-    def val_loss(self) -> float:
-        return self.evals[-1].val_loss
-
-
-def student_settings(vocab_size: int) -> TrainConfig:
-    """What the Train tab starts with for the Tiny preset: its defaults, split 0.9, seed 1337."""
-    values, _why = training_defaults(preset("tiny", vocab_size))
-    # TrainForm.train_config builds this from the form the defaults filled in.
-    form = TrainConfig(**values, min_lr=values["lr"] / 10, seed=1337, split=0.9)
-    assert form == train_config_for(preset("tiny", vocab_size))  # the CLI's `playground train` too
-    return form
-
-
-def train_at_defaults(name: str, home: str) -> tuple[str, list[Eval], float]:
-    """Train built-in ``name`` as a student's Start does; runs in a child process (see below)."""
-    import os
-
-    import torch
-
-    torch.set_num_threads(1)
-    os.environ["PLAYGROUND_HOME"] = home
-    corpus = load_builtin(name)
-    tok = train_tokenizer("char", corpus.text)
-    cfg = preset("tiny", tok.vocab_size)
-    tcfg = student_settings(tok.vocab_size)
-    run = Run.create(name, cfg, tcfg, corpus.record(tcfg.split), tok)
-    start = time.perf_counter()
-    events = list(Trainer(run, corpus).run())
-    seconds = time.perf_counter() - start
-    assert isinstance(events[-1], Finished) and events[-1].reason == "done", events[-1]
-    return str(run.path), [e for e in events if isinstance(e, Eval)], seconds
-
-
-@pytest.fixture(scope="session")
-def trained(tmp_path_factory):
-    """name -> Trained: the four built-ins trained at the defaults once per session, two at a time
-    in child processes of one torch thread each (both cores busy: half the wall time of one by one)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    home = str(tmp_path_factory.mktemp("promises-home"))
-    names = [b.name for b in bc.list_builtins()]
-    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {name: pool.submit(train_at_defaults, name, home) for name in names}
-        done = {}
-        for name, future in futures.items():
-            path, evals, seconds = future.result()
-            done[name] = Trained(Run(path), evals, seconds)
-    return done.__getitem__
 
 
 # ─────────────────────────────────────────────────────── what each promise measures
@@ -176,8 +116,8 @@ def real_word_share(run: Run, step: int | None = None, chars: int = 2000, seed: 
 # ─────────────────────────────────────────────────────── the promises
 
 
-def test_copy_lessons_grow_a_previous_token_head_and_an_induction_head(trained):
-    t = trained("copy-lessons")
+def test_copy_lessons_grow_a_previous_token_head_and_an_induction_head(builtin_trained):
+    t = builtin_trained("copy-lessons")
     counts = label_counts(t.run)
     print(f"copy-lessons: val loss {t.val_loss:.3f}, {counts} ({t.seconds:.0f} s)")
     # The promise: on (nearly) every random excerpt the Attention tab labels both kinds of head.
@@ -185,24 +125,24 @@ def test_copy_lessons_grow_a_previous_token_head_and_an_induction_head(trained):
     assert t.val_loss < 1.1, t.val_loss  # the copies are predicted: far below the ~3.3 of no model
 
 
-def test_grammar_lessons_learn_subject_verb_agreement(trained):
-    t = trained("grammar-lessons")
+def test_grammar_lessons_learn_subject_verb_agreement(builtin_trained):
+    t = builtin_trained("grammar-lessons")
     agree = prefers_agreement(t.run)
     print(f"grammar-lessons: val loss {t.val_loss:.3f}, agreement preferred in {agree:.1%} ({t.seconds:.0f} s)")
     assert t.val_loss < 0.6, t.val_loss
     assert agree >= 0.95, agree
 
 
-def test_counting_learns_to_add_one(trained):
-    t = trained("counting")
+def test_counting_learns_to_add_one(builtin_trained):
+    t = builtin_trained("counting")
     right = next_number_right(t.run)
     print(f"counting: val loss {t.val_loss:.3f}, next number right {right:.0%} ({t.seconds:.0f} s)")
     assert t.val_loss < 0.25, t.val_loss
     assert right >= 0.9, right
 
 
-def test_python_docs_samples_go_from_random_letters_to_words(trained):
-    t = trained("python-docs")
+def test_python_docs_samples_go_from_random_letters_to_words(builtin_trained):
+    t = builtin_trained("python-docs")
     before, after = real_word_share(t.run, step=0), real_word_share(t.run)
     print(f"python-docs: val loss {t.val_loss:.3f}, real words {before:.0%} at step 0 -> {after:.0%} "
           f"({t.seconds:.0f} s)")

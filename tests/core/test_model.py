@@ -334,7 +334,7 @@ def test_the_cases_cover_every_preset_and_option_set():
     for name in ("tiny", "small"):
         for options in OPTION_SETS:
             assert replace(preset(name, VOCAB), **options) in configs
-    assert len(OPTION_SETS) == 16  # 2 positions × 2 activations × bias on/off × tied/untied
+    assert len(OPTION_SETS) == 24  # 3 positions (learned, sinusoidal, none) × 2 activations × bias × tied
 
 
 @pytest.fixture(scope="module")

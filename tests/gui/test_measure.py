@@ -4,6 +4,9 @@ the child is compared, not how fast it runs."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from playground.core import checkpoint, config, step_timer, tokenizers
@@ -80,6 +83,7 @@ def recorded(monkeypatch):
     RecordingChild.started = []
     RecordingChild.others_cpu = 0.0
     monkeypatch.setattr(child_process, "ChildProcess", RecordingChild)
+    monkeypatch.setattr(tp, "others_busy", lambda: False)  # the load probe: the same for both
     return RecordingChild
 
 
@@ -151,3 +155,23 @@ def test_the_prediction_counts_setup_steps_evaluations_and_samples():
     assert step_timer.predict_seconds(measured, plan) == pytest.approx(expected_ms / 1000)
     quiet = config.TrainConfig(iters=100, eval_interval=1000, sample_tokens=0)
     assert step_timer.predict_seconds(measured, quiet) == pytest.approx((500 + 1000 + 2 * 40 * 3) / 1000)
+
+
+def test_a_busy_machine_gets_sleeping_waits_an_idle_one_short_spins():
+    """The thread count is the same either way (a run's numbers never depend on the load); only
+    how OpenMP's threads wait changes."""
+    idle = tp.child_settings(None, 12, busy=False)
+    busy = tp.child_settings(None, 12, busy=True)
+    assert dict(idle.env) == {"GOMP_SPINCOUNT": str(tp.SPIN_COUNT)}
+    assert dict(busy.env) == {"OMP_WAIT_POLICY": "PASSIVE"}
+    assert idle.threads == busy.threads is None
+
+
+def test_the_load_probe_sees_another_program():
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        assert step_timer.other_programs_cores(0.5) >= 0.5  # one busy loop is at least half a core
+        assert tp.others_busy()
+    finally:
+        spinner.kill()
+        spinner.wait()

@@ -287,7 +287,11 @@ def test_without_a_tokenizer_it_asks_for_one(make_tab, qtbot):
     assert not tab.tokenizer_button.isVisibleTo(tab)
 
 
-def test_measure_reports_a_positive_time_and_stops_cleanly(state, make_tab, qtbot):
+@pytest.mark.parametrize("busy", [False, True], ids=["idle machine", "busy machine"])
+def test_measure_reports_a_positive_time_and_stops_cleanly(state, make_tab, qtbot, monkeypatch, busy):
+    from playground.gui import training_process
+
+    monkeypatch.setattr(training_process, "others_busy", lambda: busy)  # what the probe would say
     tab = make_tab(state)
     set_custom(tab, layers=1, heads=2, width=32, context=16)
     tab.batch_spin.setValue(4)
@@ -303,9 +307,7 @@ def test_measure_reports_a_positive_time_and_stops_cleanly(state, make_tab, qtbo
     assert f"{result['ms_median']:,.0f} ms per step" in tab.measure_label.text()
     assert "2,000 steps would take about" in tab.measure_label.text()
     # It ran in a training child: the environment it saw is the one training gets.
-    from playground.gui import training_process
-
-    want = dict(training_process.child_settings(cfg, 4).env)
+    want = dict(training_process.child_settings(cfg, 4, busy).env)
     assert result["child_env"] == {key: os.environ.get(key, value) for key, value in want.items()}
     assert not tab.cancel_button.isVisibleTo(tab)
     assert multiprocessing.active_children() == []

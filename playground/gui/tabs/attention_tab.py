@@ -6,9 +6,13 @@ text (typed, or a random excerpt of the validation text), then look at:
 - **Grid**: one heatmap per (layer, head), labelled with the pattern the core's scorer finds.
 - **Head**: one head large, tokens on both axes; hover a cell for its weight.
 - **Lines**: the same weights as lines between two columns of tokens (as BertViz draws them).
-- **The math**: q, k, scores, √d_head, mask, softmax, values, W_O for one head and one token.
+- **The math**: the token's embedding, then q, k, scores, √d_head, mask, softmax, values, W_O for
+  one head and one token, then the rest of its block (residual add, LayerNorm, MLP) and the output
+  (final LayerNorm, logits, softmax, the token's loss).
 - **Head labels**: every head's pattern scores in a sortable table.
 - **Embeddings**: the token embeddings as a 2-D map (PCA) and the position embeddings.
+- **Logit lens**: what each layer would predict for the chosen token.
+- More views can be added with ``add_view`` (see there).
 
 Every number comes from ``core.attention_views`` (the model's forward pass with
 ``capture=True`` and ``core.analysis``), computed in a worker from a run folder and a step; the
@@ -47,12 +51,13 @@ from playground.core import attention_views as av
 from playground.core import checkpoint as ckpt
 from playground.errors import PlaygroundError, TokenizerError
 from playground.gui import ui, workers
+from playground.gui.tabs import attention_jobs as jobs
 from playground.gui.widgets.run_picker import CheckpointSlider, RunPicker
 
 MAX_TEXT_CHARS = 20_000  # typed text beyond this is not even tokenized (it would be cropped)
 TYPING_DELAY_MS = 350
 SLIDER_DELAY_MS = 30
-VIEWS = ["Grid", "Head", "Lines", "The math", "Head labels", "Embeddings"]
+VIEWS = ["Grid", "Head", "Lines", "The math", "Head labels", "Embeddings", "Logit lens"]
 
 
 class AttentionTab(QWidget):
@@ -84,6 +89,9 @@ class AttentionTab(QWidget):
         self._pending = False
         self._built = False
         self._closed = False
+        self.view_names = list(VIEWS)  # + those added with add_view
+        self._extra_views: list[tuple[str, QWidget, str]] = []
+        self._extra_context: dict[str, jobs.ViewContext] = {}  # what each added view was last told
         self._dirty: set[str] = set(VIEWS)
         self._setting_text = False
         self._text_is_excerpt = False  # the text came from "Random validation excerpt"
@@ -130,6 +138,11 @@ class AttentionTab(QWidget):
     def _ensure_built(self) -> None:
         if self._built:
             return
+        from playground.gui.widgets.ablation_view import AblationView  # pyqtgraph: once the tab is shown
+
+        self.ablation_view = AblationView()
+        self.add_view("Switch off", self.ablation_view,
+                      "Switch heads, MLPs or the positions off and see the prediction and the loss change")
         self._built = True
         outer = QVBoxLayout(self.main_page)
         outer.setContentsMargins(6, 4, 6, 4)
@@ -215,6 +228,7 @@ class AttentionTab(QWidget):
         from playground.gui.widgets.attention_lines import LinesPage
         from playground.gui.widgets.attention_math import AttentionMathView
         from playground.gui.widgets.embedding_view import EmbeddingView
+        from playground.gui.widgets.logit_lens_view import LogitLensView
 
         self.views = QTabWidget()
         self.grid = AttentionGrid()
@@ -242,13 +256,17 @@ class AttentionTab(QWidget):
         self.labels_page.headClicked.connect(self.select_head)
         self.labels_page.headOpened.connect(self._open_head)
         self.embed_view = EmbeddingView()
+        self.lens_view = LogitLensView()
+        self.lens_view.positionSelected.connect(self._query_picked)
         for page, title, tip in (
                 (grid_page, "Grid", "Every head of every layer at once"),
                 (self.head_view, "Head", "One head, large, with every token on both axes"),
                 (self.lines_page, "Lines", "Lines from each token to the tokens it attends to; thicker = more"),
                 (self.math_view, "The math", "How one head computes its weights for one token, with the real numbers"),
                 (self.labels_page, "Head labels", "What the pattern scorer says about each head, sortable"),
-                (self.embed_view, "Embeddings", "The token embeddings as a map, and the position embeddings")):
+                (self.embed_view, "Embeddings", "The token embeddings as a map, and the position embeddings"),
+                (self.lens_view, "Logit lens", "What each layer would predict next, for the token you click"),
+                *((widget, name, tip) for name, widget, tip in self._extra_views)):
             self.views.setTabToolTip(self.views.addTab(page, title), tip)
         self.views.currentChanged.connect(self._view_changed)
         return self.views
@@ -274,7 +292,40 @@ class AttentionTab(QWidget):
         return str(self.run.path), self.step, tuple(self.ids)
 
     def current_view(self) -> str:
-        return VIEWS[self.views.currentIndex()]
+        return self.view_names[self.views.currentIndex()]
+
+    # ================================================================== more views
+    def add_view(self, name: str, widget: QWidget, tip: str = "") -> None:
+        """THE PLACE FOR ONE MORE VIEW: ``widget`` gets its own tab ``name`` after the built-in ones
+        (the ablation view, "Switch off", is added so when the tab is first built).
+
+        The widget does its own work (in its own worker). While its tab is on screen it is told
+        what the student is looking at: if it has a method ``show_context(ctx)``, that is called
+        with a ``attention_jobs.ViewContext`` (run folder, step, ids, labels, arch, layer, head,
+        query, head labels) when its tab is opened and whenever one of those changes. For the
+        ablation view: ``show_context = lambda c: view.set_context(c.run_path, c.step, list(c.ids),
+        list(c.labels), c.query, c.head_labels and [list(layer) for layer in c.head_labels])``. Like the head views it
+        is disabled for a bigram run. May be called before or after the tab is first shown."""
+        self.view_names.append(name)
+        self._extra_views.append((name, widget, tip))
+        self._dirty.add(name)
+        if self._built:
+            self.views.setTabToolTip(self.views.addTab(widget, name), tip)
+            self.views.setTabEnabled(self.views.count() - 1, self.arch == "gpt")
+
+    def _show_extra(self) -> None:
+        """Tell an added view on screen what is shown, when that changed."""
+        view, key = self.current_view(), self.current_key()
+        widget = next((w for n, w, _t in self._extra_views if n == view), None)
+        if widget is None or key is None or not hasattr(widget, "show_context"):
+            return
+        cap = self.captures.get(key)
+        head_labels = None if cap is None else tuple(tuple(layer) for layer in cap.head_labels)
+        ctx = jobs.ViewContext(key[0], key[1], key[2], tuple(self.labels), self.arch, self.layer, self.head,
+                               self.query, head_labels)
+        if self._extra_context.get(view) != ctx:
+            self._extra_context[view] = ctx
+            widget.show_context(ctx)
 
     # ================================================================== run and checkpoint
     @Slot(object)
@@ -381,14 +432,15 @@ class AttentionTab(QWidget):
         self.head_combo.setCurrentIndex(self.head)
 
     def _set_bigram(self, bigram: bool) -> None:
-        for i in range(len(VIEWS) - 1):
-            self.views.setTabEnabled(i, not bigram)
+        for i, name in enumerate(self.view_names):
+            self.views.setTabEnabled(i, name == "Embeddings" or not bigram)
         self.layer_combo.setEnabled(not bigram)
         self.head_combo.setEnabled(not bigram)
         if bigram:
-            self.views.setCurrentIndex(VIEWS.index("Embeddings"))
-            self.head_info.setText("A bigram model has no attention: it predicts the next token from the "
-                                   "current one alone. Its table rows are shown as embeddings.")
+            self.views.setCurrentIndex(self.view_names.index("Embeddings"))
+            self.head_info.setText("A bigram model has no attention and no blocks: it predicts the next token "
+                                   "from the current one alone, so there are no heads, no math of a block and no "
+                                   "layers for the logit lens. Its table rows are shown as embeddings.")
 
     # ================================================================== text
     @Slot()
@@ -436,7 +488,7 @@ class AttentionTab(QWidget):
         self.labels = [self.tokenizer.token_label(i) for i in ids]
         if self.query is not None and self.query >= len(ids):
             self.query = None
-        self._dirty = set(VIEWS) - {"Embeddings"}
+        self._dirty = set(self.view_names) - {"Embeddings"}
         self._request()
 
     @Slot()
@@ -508,10 +560,13 @@ class AttentionTab(QWidget):
 
     @Slot(int)
     def _query_picked(self, query: int) -> None:
+        """A token clicked in Head, The math or Logit lens: every view shows that token."""
         self.query = query
         self.head_view.set_query(query)
         if self.math_view.math is not None:
             self.math_view.set_query(query)
+        self.lens_view.set_position(query)
+        self._show_extra()
 
     @Slot(int)
     def _view_changed(self, _index: int) -> None:
@@ -530,17 +585,10 @@ class AttentionTab(QWidget):
             return None
         from playground.gui.widgets.embedding_view import LABEL_ALL_UP_TO
 
-        view = self.current_view()
-        gpt = self.arch == "gpt"
-        cap = self.captures.get(key)
-        head = (self.layer, self.head)
-        embed = view == "Embeddings" and key[:2] not in self.embeds
-        want = av.Want(
-            attention=gpt and cap is None,
-            math_head=head if gpt and view == "The math" and (cap is None or head not in cap.math) else None,
-            embed=embed,
-            frequency=embed and self.tokenizer.vocab_size > LABEL_ALL_UP_TO and key[0] not in self.frequency)
-        return want if want else None
+        big_vocab = self.tokenizer.vocab_size > LABEL_ALL_UP_TO
+        return jobs.needs(self.current_view(), key, self.captures.get(key), self.arch, self.layer, self.head,
+                          embed_missing=key[:2] not in self.embeds,
+                          frequency_missing=big_vocab and key[0] not in self.frequency)
 
     @Slot()
     def _request(self) -> None:
@@ -573,10 +621,7 @@ class AttentionTab(QWidget):
             return
         key, want, views = result
         self.status_label.setText("")
-        if views.capture is not None:
-            self.captures.put(key, views.capture)
-        if views.math is not None and key in self.captures:
-            self.captures[key].math[want.math_head] = views.math
+        jobs.store(self.captures, key, want, views)
         if views.embed is not None:
             self.embeds[key[:2]] = views.embed
             while len(self.embeds) > av.CAPTURE_CACHE:
@@ -584,7 +629,7 @@ class AttentionTab(QWidget):
         if views.frequency_order is not None:
             self.frequency[key[0]] = views.frequency_order
         if key != self.shown_key:
-            self._dirty = set(VIEWS)
+            self._dirty = set(self.view_names)
         self._request()
 
     def _job_failed(self, exc: BaseException) -> None:
@@ -603,19 +648,25 @@ class AttentionTab(QWidget):
         if key is None:
             return
         if key != self.shown_key:
-            self._dirty = set(VIEWS)
+            self._dirty = set(self.view_names)
         cap = self.captures.get(key)
         view = self.current_view()
         shown_all = True
         if self.arch == "gpt" and cap is not None:
             self._show_capture(cap, view)
             if view == "The math":
-                math = cap.math.get((self.layer, self.head))
-                if math is None:
+                if not jobs.math_ready(cap, self.layer, self.head):
                     shown_all = False
                 elif "The math" in self._dirty:
-                    self.math_view.set_math(math, self.labels, self.ids, self.query)
+                    self.math_view.set_math(cap.math[(self.layer, self.head)], self.labels, self.ids, self.query)
+                    self.math_view.set_forward(cap.forward[self.layer], self.tokenizer.token_label)
                     self._dirty.discard("The math")
+            elif view == "Logit lens":
+                if cap.lens is None:
+                    shown_all = False
+                elif "Logit lens" in self._dirty:
+                    self.lens_view.set_lens(cap.lens, self.labels, self.ids, self.tokenizer.token_label, self.query)
+                    self._dirty.discard("Logit lens")
         elif self.arch == "gpt":
             shown_all = False
         if view == "Embeddings":
@@ -626,7 +677,9 @@ class AttentionTab(QWidget):
                 order = self.frequency.get(key[0])
                 self.embed_view.set_tokens(emb.coords, emb.explained, self._vocab_labels(), order, step=key[1])
                 self.embed_view.set_positions(emb.positions, emb.similarity, emb.positional)
+                self.embed_view.set_source(key[0], key[1])  # nearest tokens / bigram table (its own worker)
                 self._dirty.discard("Embeddings")
+        self._show_extra()
         if shown_all:
             self.shown_key = key
             self.shown.emit()

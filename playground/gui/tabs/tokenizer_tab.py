@@ -60,8 +60,9 @@ SHORT = {"char": "Characters", "word": "Words", "bpe": "BPE", "cl100k": "cl100k_
 TIPS = {
     "char": "Every character is one token. Tiny vocabulary (the distinct characters of the "
             "corpus), but long sequences: the model must learn to spell.",
-    "word": "Every word and punctuation mark is one token. Short sequences, but a huge "
-            "vocabulary, and words it never saw become <unk> (unknown).",
+    "word": "Every word, every punctuation mark and every space (a run of spaces, a newline) is "
+            "one token. Short sequences, but a huge vocabulary, and words it never saw become "
+            "<unk> (unknown).",
     "bpe": "Byte pair encoding starts from bytes and repeatedly merges the most frequent "
            "neighbouring pair into a new token. Any text can be encoded; common words become "
            "one token. GPT models use it.",

@@ -18,6 +18,8 @@ interrupted-run banner in train_status.py.
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
@@ -36,7 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from playground.core import checkpoint, config
+from playground.core import bits, checkpoint, config
 from playground.core.events import (
     COMPILING_NOTE,
     Checkpointed,
@@ -47,7 +49,7 @@ from playground.core.events import (
     Step,
 )
 from playground.errors import PlaygroundError
-from playground.gui import ui
+from playground.gui import ui, workers
 from playground.gui.tabs.train_form import TrainSettings
 from playground.gui.tabs.train_status import (
     ActiveClock,
@@ -58,6 +60,7 @@ from playground.gui.tabs.train_status import (
 from playground.gui.training_process import Paused, Resumed, Started, TrainingJob
 from playground.gui.widgets.runs_list import RunsList, can_start_again
 
+PROGRESS_S = 0.25  # the progress bar and times while training: ≤ 4 updates a second
 STOP_WAIT_MS = 60_000  # closing the window: how long to wait for the child to save and stop
 PLAN_POINTS = 2000  # the planned learning-rate curve is drawn with at most this many points
 DEFAULT_PRESET = "tiny"  # until the Model tab publishes a config
@@ -84,9 +87,15 @@ class TrainTab(QWidget):
         self.finished_event: Finished | None = None
         self.last_checkpoint: int | None = None
         self.loss_plot = None  # created on first show: importing pyqtgraph takes ~0.5 s
+        # Characters per token of the shown runs (bits per character), measured by a worker;
+        # nan: cannot be (corpus gone).
+        self._ratios: dict[str, float] = {}
+        self._plot_run: checkpoint.Run | None = None  # the run whose curves the plot shows live
+        self._ratio_job: workers.WorkerHandle | None = None
         self.clock = ActiveClock()
 
         self._build()
+        self._progress_shown_at = 0.0
         self._clock_timer = QTimer(self)
         self._clock_timer.setInterval(1000)
         self._clock_timer.timeout.connect(self._update_times)
@@ -268,6 +277,9 @@ class TrainTab(QWidget):
         plot = self.ensure_plot()
         plot.reset(run.info.get("tokenizer", {}).get("vocab_size"), tcfg.iters,
                    ([s + 1 for s in plan], [config.lr_at(tcfg, s) for s in plan]))
+        self._plot_run = run
+        plot.set_live_units(run.name, bits.tokenizer_label(run.info), self._ratio(run))
+        self._measure_ratios()
         return plot
 
     # ------------------------------------------------------------------ state
@@ -551,8 +563,15 @@ class TrainTab(QWidget):
                 case Finished(it=it):
                     self.current_step = it
                     self.show_finished(ev)
-        self.progress.setValue(min(self.current_step, self.progress.maximum()))
-        self._update_times()
+        # The progress bar repaints at once whenever its text changes, and the GUI's painting
+        # slows the training child that shares the cores: ≤ 4 times a second (the times below
+        # also follow the clock timer, once a second).
+        now = time.monotonic()
+        if now - self._progress_shown_at >= PROGRESS_S or self.phase != "training" or \
+                any(isinstance(ev, (Finished, Paused)) for ev in events):
+            self._progress_shown_at = now
+            self.progress.setValue(min(self.current_step, self.progress.maximum()))
+            self._update_times()
         if refresh_row and self.run is not None:
             self.runs_list.update_run(checkpoint.Run(self.run.path))
 
@@ -632,8 +651,53 @@ class TrainTab(QWidget):
     # ------------------------------------------------------------------ runs list
     @Slot(list)
     def _overlay_changed(self, runs: list) -> None:
+        from playground.gui.widgets.loss_plot import OverlayRun
+
         plot = self.ensure_plot()
-        plot.set_overlays([(r.name, r.metrics()) for r in runs])
+        plot.set_overlays([OverlayRun(r.name, r.metrics(), bits.tokenizer_label(r.info), self._ratio(r))
+                           for r in runs])
+        self._measure_ratios()
+
+    # ------------------------------------------------------------------ bits per character
+    def _ratio(self, run: checkpoint.Run) -> float | None:
+        """The run's characters per token if known (nan: it cannot be measured)."""
+        return self._ratios.get(str(run.path)) or bits.peek_chars_per_token(run.path)
+
+    def _measure_ratios(self) -> None:
+        """Measure, in a worker (it reads and encodes the corpus), the characters per token of
+        the shown and overlaid runs that lack it; the curves are redrawn with them."""
+        if self._ratio_job is not None:
+            return  # its end measures again what is still missing
+        runs = self.runs_list.checked_runs() + ([self._plot_run] if self._plot_run is not None else [])
+        missing = list(dict.fromkeys(str(r.path) for r in runs if self._ratio(r) is None))
+        if not missing:
+            return
+
+        def work(progress, cancel) -> dict[str, float]:
+            found = {}
+            for path in missing:
+                try:
+                    found[path] = bits.run_chars_per_token(path)
+                except (PlaygroundError, OSError):
+                    found[path] = math.nan
+            return found
+
+        self._ratio_job = workers.start(work, parent=self, on_done=self._ratios_measured,
+                                        on_error=self._ratios_failed, name="chars-per-token")
+
+    def _ratios_measured(self, found: dict[str, float]) -> None:
+        self._ratio_job = None
+        self._ratios.update(found)
+        if self.loss_plot is None:
+            return
+        run = self._plot_run
+        if run is not None:
+            self.loss_plot.set_live_units(run.name, bits.tokenizer_label(run.info), self._ratio(run))
+        self._overlay_changed(self.runs_list.checked_runs())  # measures again what was ticked since
+
+    def _ratios_failed(self, exc: BaseException) -> None:
+        self._ratio_job = None
+        ui.report_unexpected(exc)
 
     @Slot(object)
     def _run_opened(self, run: checkpoint.Run) -> None:
@@ -714,3 +778,4 @@ class TrainTab(QWidget):
             self._discard_unstarted_run()  # closed while its process was still starting
         self._clock_timer.stop()
         self.runs_list.shutdown()
+        workers.shutdown(self)  # a characters-per-token measure

@@ -263,20 +263,25 @@ class ArchDiagram(QGraphicsView):
                                   "training.",
                                   [f"{shape('batch', T)} → {stream}"]))
         pos_x = X_S + half + 20
-        learned = cfg.positional == "learned"
-        pos_tip = (
-            "Attention by itself cannot tell in which order the tokens came, so a vector for the "
-            f"position (0 to {T - 1}) is added to each token's vector. "
-            + ("These position vectors are learned during training, one per position."
-               if learned else
-               "Here they are a fixed pattern of sine and cosine waves: nothing to learn.")
-        )
+        kind = cfg.positional
+        if kind == "none":
+            pos_tip = ("No position vector is added: attention sees the tokens before as a bag, not a "
+                       "sequence. Order only leaks in through the causal mask (a token sees fewer "
+                       "tokens early in the text).")
+        else:
+            pos_tip = (
+                "Attention by itself cannot tell in which order the tokens came, so a vector for the "
+                f"position (0 to {T - 1}) is added to each token's vector. "
+                + ("These position vectors are learned during training, one per position."
+                   if kind == "learned" else
+                   "Here they are a fixed pattern of sine and cosine waves: nothing to learn.")
+            )
+        words = {"learned": "learned", "sinusoidal": "sinusoidal (fixed)", "none": "none (order-blind)"}
+        shapes = (["nothing is added"] if kind == "none" else
+                  [f"{shape(T, C)} = (T, d_model), the same for every sequence in the batch"])
         # the position box sits beside the embedding, its bottom at the same y
         self._box(("positions", None), QRectF(pos_x, y - BOX_H, 150, BOX_H), "pos",
-                  "Position", "learned" if learned else "sinusoidal (fixed)",
-                  self._tip("Position encoding", pos_tip,
-                            [f"{shape(T, C)} = (T, d_model), the same for every sequence "
-                             "in the batch"]))
+                  "Position", words.get(kind, kind), self._tip("Position encoding", pos_tip, shapes))
         add_y = y + 26
         self._arrow([(X_S, y), (X_S, add_y - ADD_R)])
         self._arrow([(pos_x + 75, y), (pos_x + 75, add_y), (X_S + ADD_R, add_y)])

@@ -3,7 +3,9 @@
 Everything shown comes from ``core.analysis.attention_math`` (one forward pass through the
 model's capture path): q, k, v, the dot products q·k, their scaling by √d_head, the weights
 the model used, the head's output, all heads side by side and W_O. Each step is a small chart
-or table with one plain sentence.
+or table with one plain sentence. The rest of the forward pass (step 0 before, steps 9-17 after:
+residual stream, LayerNorm, MLP, logits, loss) is ``forward_math.ForwardMath``, shown in the same
+scroll area and driven by the same query token.
 
 Imported lazily (pyqtgraph).
 """
@@ -138,7 +140,8 @@ class _Step(QGroupBox):
 
 
 class AttentionMathView(QScrollArea):
-    """Steps 1-8 of attention for the chosen head and query token."""
+    """Step 0, steps 1-8 of attention for the chosen head, steps 9-17 for its block and the
+    output, all for the chosen query token."""
 
     querySelected = Signal(int)
 
@@ -160,6 +163,10 @@ class AttentionMathView(QScrollArea):
         hint.setStyleSheet("color: #555;")
         hint.setWordWrap(True)
         self.column.addWidget(hint)
+        from playground.gui.widgets.forward_math import ForwardMath  # it imports this module's pieces
+
+        self.forward = ForwardMath()
+        self.column.addWidget(self.forward.before)
 
         self.step_q = _Step("1 · The query q")
         self.q_plot = _plot(140)
@@ -224,6 +231,7 @@ class AttentionMathView(QScrollArea):
                      self.step_softmax, self.step_values, self.step_wo):
             step.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
             self.column.addWidget(step)
+        self.column.addWidget(self.forward.after)
         self.column.addStretch(1)
 
         self.math: dict | None = None
@@ -294,7 +302,13 @@ class AttentionMathView(QScrollArea):
         if query is None or not 0 <= query < T:
             query = T - 1
         self.tokens.set_tokens(list(ids), self.labels)
+        self.forward.data = None  # another text or head: its steps come with set_forward
         self.set_query(query)
+
+    def set_forward(self, steps, token_label) -> None:
+        """Show ``core.forward_steps.ForwardSteps`` (after ``set_math``, same text) at the query token;
+        ``token_label(id)`` names the tokens of the logits."""
+        self.forward.set_steps(steps, self.labels, token_label, self.query)
 
     def set_query(self, query: int) -> None:
         m = self.math
@@ -303,6 +317,8 @@ class AttentionMathView(QScrollArea):
         T = len(self.labels)
         i = max(0, min(query, T - 1))
         self.query = i
+        if self.forward.data is not None:
+            self.forward.set_position(i)
         self.tokens.set_selected(i)
         labels = self.labels
         L, H, D = m["layer"], m["head"], m["d_head"]

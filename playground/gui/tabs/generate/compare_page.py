@@ -1,8 +1,14 @@
-"""The Compare page: the same prompt and seed on two runs (or two checkpoints of one run)."""
+"""The Compare page: the same prompt and seed on two runs (or two checkpoints of one run).
+
+Under each side, the validation loss of its weights per token and in bits per character
+(``core.bits``): only the latter compares a character model with a word or BPE model, which the
+page says when the two sides cut text differently.
+"""
 
 from __future__ import annotations
 
 import html
+import math
 
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
@@ -15,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from playground.core import bits
 from playground.core.generation_session import Transcript, long_prompt_note
 from playground.errors import PlaygroundError
 from playground.gui import ui, workers
@@ -45,6 +52,8 @@ class ComparePage(WritingPage):
         self.compare_steps: dict[str, list] = {"a": [], "b": []}
         self._prompt_tokens: dict[str, tuple[list[int], list[str]]] = {}  # side -> (ids, labels)
         self._entries: list = []
+        self._ratios: dict[str, float] = {}  # run folder -> characters per token (nan: unknown)
+        self._ratio_job: workers.WorkerHandle | None = None
         self._build()
 
     def _build(self) -> None:
@@ -64,6 +73,7 @@ class ComparePage(WritingPage):
         self.compare_ckpts: dict[str, QComboBox] = {}
         self.compare_views: dict[str, ShadedTokenView] = {}
         self.compare_stats: dict[str, QLabel] = {}
+        self.compare_units: dict[str, QLabel] = {}
         for name in SIDES:
             box = QGroupBox(f"Model {name.upper()}")
             bv = QVBoxLayout(box)
@@ -75,6 +85,7 @@ class ComparePage(WritingPage):
             ckpt = QComboBox()
             ckpt.setToolTip("Which saved weights of the run: the newest, or an earlier checkpoint "
                             "(compare the model before and after more training)")
+            ckpt.currentIndexChanged.connect(lambda _i: self.update_units())
             pick.addWidget(runs, 3)
             pick.addWidget(ckpt, 2)
             bv.addLayout(pick)
@@ -84,6 +95,13 @@ class ComparePage(WritingPage):
             stats = QLabel("")
             stats.setWordWrap(True)
             bv.addWidget(stats)
+            units = QLabel("")
+            units.setWordWrap(True)
+            units.setToolTip("The validation loss of these weights (text the model never trained on). "
+                             "Bits per character = loss per token ÷ (characters per token × ln 2): "
+                             "unlike the loss per token, it compares models whose tokenizers differ.")
+            bv.addWidget(units)
+            self.compare_units[name] = units
             columns.addWidget(box, 1)
             self.compare_runs[name] = runs
             self.compare_ckpts[name] = ckpt
@@ -91,6 +109,8 @@ class ComparePage(WritingPage):
             self.compare_stats[name] = stats
         self.compare_views["a"].placeholder = "Pick two runs (or two checkpoints of one run) and press Compare."
         layout.addLayout(columns, 1)
+        self.units_note = ui.MessageLabel()
+        layout.addWidget(self.units_note)
         layout.addWidget(ScaleLegend("0%", "100%", "Probability of each chosen token:"))
 
     def prompt_box(self) -> QPlainTextEdit:
@@ -120,8 +140,11 @@ class ComparePage(WritingPage):
         combo = self.compare_ckpts[name]
         run = self.compare_runs[name].currentData()
         keep = combo.currentData()
+        combo.blockSignals(True)  # one units update at the end, not one per item
         combo.clear()
+        combo.blockSignals(False)
         if run is None:
+            self.update_units()
             return
         combo.addItem(f"newest weights (step {run.step})", None)
         for step, _ in reversed(run.snapshots()):
@@ -132,6 +155,57 @@ class ComparePage(WritingPage):
             for i in range(combo.count()):
                 if combo.itemData(i) == keep:
                     combo.setCurrentIndex(i)
+        self.update_units()
+
+    # ================================================================== bits per character
+    def _ratio(self, run) -> float | None:
+        return self._ratios.get(str(run.path)) or bits.peek_chars_per_token(run.path)
+
+    def update_units(self) -> None:
+        """Each side's validation loss per token and in bits per character, and a warning when
+        the two runs cut text differently; measures (in a worker) the missing characters per token."""
+        labels, missing = {}, []
+        for name in SIDES:
+            run = self.compare_runs[name].currentData()
+            if run is None:
+                self.compare_units[name].setText("")
+                continue
+            labels[name] = bits.tokenizer_label(run.info)
+            ratio = self._ratio(run)
+            if ratio is None:
+                missing.append(str(run.path))
+            self.compare_units[name].setText(validation_summary(run, self.compare_ckpts[name].currentData(), ratio))
+        if len(set(labels.values())) > 1:
+            self.units_note.show_text(
+                f"Model A cuts text into {labels['a']} tokens, model B into {labels['b']}: their losses "
+                "per token do not compare (a word or BPE token holds several characters). Compare their "
+                "bits per character.", ui.WARNING)
+        else:
+            self.units_note.clear_message()
+        if missing and self._ratio_job is None:
+            self._measure(list(dict.fromkeys(missing)))
+
+    def _measure(self, paths: list[str]) -> None:
+        def work(progress, cancel) -> dict[str, float]:
+            found = {}
+            for path in paths:
+                try:
+                    found[path] = bits.run_chars_per_token(path)
+                except (PlaygroundError, OSError):
+                    found[path] = math.nan  # its corpus is gone: no characters to count
+            return found
+
+        self._ratio_job = workers.start(work, parent=self, on_done=self._measured,
+                                        on_error=self._measure_failed, name="chars-per-token")
+
+    def _measured(self, found: dict[str, float]) -> None:
+        self._ratio_job = None
+        self._ratios.update(found)
+        self.update_units()
+
+    def _measure_failed(self, exc: BaseException) -> None:
+        self._ratio_job = None
+        ui.report_unexpected(exc)
 
     # ================================================================== generating
     @Slot()
@@ -246,3 +320,20 @@ class ComparePage(WritingPage):
     def stop(self) -> None:
         if self.running:
             self.handle.cancel()
+
+
+def validation_summary(run, step: int | None, chars_per_token: float | None) -> str:
+    """The last validation loss measured up to ``step`` (None: the newest weights), per token and
+    in bits per character."""
+    evals = [(it, val) for it, _, val in run.evals()
+             if isinstance(val, float) and math.isfinite(val) and (step is None or it <= step)]
+    if not evals:
+        return "No validation loss measured for these weights yet."
+    it, loss = evals[-1]
+    text = f"Validation loss at step {it:,}: <b>{loss:.3f}</b> nats per token"
+    if chars_per_token is None:
+        return text + " · bits per character: measuring…"
+    if not math.isfinite(chars_per_token):
+        return text + " · no bits per character (the run's text is gone, so its characters per token are unknown)"
+    return (text + f" = <b>{bits.loss_to_bpc(loss, chars_per_token):.3f}</b> bits per character "
+            f"({chars_per_token:.2f} characters per token)")

@@ -1,6 +1,7 @@
 """The Score page: each token of a text shaded by the model's surprise (``core.generate.score_text``).
 
-It reports the average loss and perplexity; one click scores an excerpt of the training split
+It reports the average loss, the perplexity and the bits per character (``core.bits``: the one
+figure that compares models with different tokenizers); one click scores an excerpt of the training split
 next to one of the validation split, with the verdict of ``core.analysis.train_val_verdict``.
 """
 
@@ -12,6 +13,7 @@ import math
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
+from playground.core.bits import scored_bits_per_char
 from playground.errors import CorpusError, PlaygroundError
 from playground.gui import ui, workers
 from playground.gui.tabs.generate import jobs
@@ -81,7 +83,9 @@ class ScorePage(QWidget):
             summary.setWordWrap(True)
             summary.setToolTip(
                 "Average loss: the mean surprise per token. Perplexity = e^(average loss): the model "
-                "is as unsure as if it chose uniformly among that many tokens.")
+                "is as unsure as if it chose uniformly among that many tokens. Bits per character = "
+                "the text's total surprise ÷ (its characters × ln 2): unlike the loss per token, it "
+                "compares models whose tokenizers differ.")
             cv.addWidget(head)
             cv.addWidget(view, 1)
             cv.addWidget(summary)
@@ -143,7 +147,8 @@ class ScorePage(QWidget):
         def start(loaded) -> None:
             self.handle = workers.start(
                 jobs.score_job(loaded, list(texts), record, split), parent=self,
-                on_done=lambda result: self._scored(result, record is not None, loaded.model.config.vocab_size),
+                on_done=lambda result: self._scored(result, record is not None, loaded.model.config.vocab_size,
+                                                    loaded.tokenizer),
                 on_error=self._failed, name="score")
 
         self.loader.with_model(self.run.path, None, start, self._failed)
@@ -159,7 +164,7 @@ class ScorePage(QWidget):
         else:
             self.score_error.show_error(exc)
 
-    def _scored(self, results: list, train_vs_val: bool, vocab: int) -> None:
+    def _scored(self, results: list, train_vs_val: bool, vocab: int, tokenizer=None) -> None:
         from playground.core.analysis import train_val_verdict
 
         self._set_enabled(True)
@@ -177,9 +182,11 @@ class ScorePage(QWidget):
             view.set_shaded(sc.ids, sc.labels, values)
             view.verticalScrollBar().setValue(0)
             self.score_heads[i].setText(heads[i])
+            bpc = scored_bits_per_char(sc.losses, sc.ids, tokenizer) if tokenizer is not None else math.nan
             self.score_summaries[i].setText(
-                f"{len(sc.ids)} tokens · average loss <b>{sc.mean_loss:.3f}</b> · perplexity "
-                f"<b>{sc.perplexity:.2f}</b> (as unsure as choosing among {sc.perplexity:.1f} tokens)")
+                f"{len(sc.ids)} tokens · average loss <b>{sc.mean_loss:.3f}</b> per token · perplexity "
+                f"<b>{sc.perplexity:.2f}</b> (as unsure as choosing among {sc.perplexity:.1f} tokens)"
+                + (f" · <b>{bpc:.3f}</b> bits per character" if math.isfinite(bpc) else ""))
         if train_vs_val and len(results) == 2:
             self.score_verdict.setText(train_val_verdict(results[0][1].mean_loss, results[1][1].mean_loss))
         else:
