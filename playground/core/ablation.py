@@ -60,14 +60,15 @@ class Ablation:
         return bool(self.heads or self.mlps or self.positions)
 
     def describe(self) -> str:
-        """In words, for a title: "heads L0 H1, L1 H0 · MLP of block 1 · positions"."""
+        """In words, for a title, layers and heads counted from 1 as the app shows them:
+        "heads L1 H2, L2 H1 · MLP of block 2 · positions"."""
         parts = []
         if self.heads:
             parts.append("head" + ("s " if len(self.heads) > 1 else " ")
-                         + ", ".join(f"L{layer} H{head}" for layer, head in sorted(self.heads)))
+                         + ", ".join(f"L{layer + 1} H{head + 1}" for layer, head in sorted(self.heads)))
         if self.mlps:
             parts.append(f"MLP of block{'s' if len(self.mlps) > 1 else ''} "
-                         + ", ".join(str(layer) for layer in sorted(self.mlps)))
+                         + ", ".join(str(layer + 1) for layer in sorted(self.mlps)))
         if self.positions:
             parts.append("positions")
         return " · ".join(parts) if parts else "nothing"

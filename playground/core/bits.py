@@ -93,6 +93,18 @@ def peek_chars_per_token(run_path: str | os.PathLike) -> float | None:
         return _cache.get(key) if key is not None else None
 
 
+def runs_chars_per_token(paths: Sequence[str]) -> dict[str, float]:
+    """``run_chars_per_token`` of each run; NaN for a run whose corpus or tokenizer is gone (no
+    characters to count). A worker's job."""
+    found = {}
+    for path in paths:
+        try:
+            found[path] = run_chars_per_token(path)
+        except (PlaygroundError, OSError):
+            found[path] = math.nan
+    return found
+
+
 def run_chars_per_token(run_path: str | os.PathLike) -> float:
     """Characters per token of the run's tokenizer on its validation text (cached; a worker's
     job: it reads the corpus). CorpusError when the corpus is gone, CheckpointError when the

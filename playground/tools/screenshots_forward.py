@@ -1,14 +1,14 @@
 """The README pictures of the whole forward pass (issue 14), from runs already trained.
 
-    python -m playground.tools.screenshots_forward OUTDIR [--run copy-tiny] [--bigram-run copy-bigram]
+    python -m playground.tools.screenshots_forward OUTDIR [--run copy-tiny] [--bigram-run grammar-bigram]
         [--char-run grammar-char] [--word-run grammar-word] [--embeddings-run grammar-char]
 
-Each picture is taken from a real window (run it under ``xvfb-run -a -s "-screen 0 1280x800x24"``)
+Each picture is taken from a real window (run it under ``xvfb-run -a -s "-screen 0 1280x1024x24"``)
 with PLAYGROUND_HOME pointing at the runs. To train them (about 3 minutes on two cores)::
 
     export PLAYGROUND_HOME=/tmp/shots-home
     playground train --corpus builtin:copy-lessons --tokenizer char --preset tiny --name copy-tiny
-    playground train --corpus builtin:copy-lessons --tokenizer char --preset bigram --iters 400 --name copy-bigram
+    playground train --corpus builtin:grammar-lessons --tokenizer char --preset bigram --iters 500 --name grammar-bigram
     playground train --corpus builtin:grammar-lessons --tokenizer char --preset tiny --iters 600 --name grammar-char
     playground train --corpus builtin:grammar-lessons --tokenizer word --preset tiny --iters 300 --name grammar-word
 
@@ -29,8 +29,8 @@ from playground.tools.screenshots import _save, _wait
 
 # A copy-lessons line copied twice: from its second copy on, every letter can be read off the
 # first one (the induction heads' work), so the numbers at a copied letter are worth showing.
-COPY_TEXT = "xzpigselifddhsv|xzpigselifddhsv|xzpigselifddhsv\ncblwtavd"
-COPY_QUERY = 20  # the `g` of the second copy: the model should say `s` comes next
+COPY_TEXT = "mugsyhsvora|mugsyhsvora|mugsyhsvora\nubdnrnhc|ubdnrnhc|ubdnrnhc\n"  # two validation lines
+COPY_QUERY = 14  # the `g` of the second copy: `s` comes next (p 0.1 after the first `g`, 1.0 here)
 EMBED_TOKENS = ("a", "e", "i", "o", "s", "t")  # the nearest tokens of the first; all in the matrix
 
 
@@ -120,6 +120,7 @@ def take_forward(outdir: Path, run: str = "copy-tiny", size: tuple[int, int] = (
     shots.append(_save(window, outdir / "logit-lens.png"))
 
     tab.views.setCurrentIndex(tab.view_names.index("Switch off"))
+    window.resize(size[0], size[1] + 200)  # room for every row of the "Which heads matter?" table
     view = tab.ablation_view
     _wait(app, lambda: ready() and view.shape is not None and not view.busy and view.result is not None)
     cap = tab.captures.get(tab.current_key())
@@ -137,9 +138,11 @@ def take_forward(outdir: Path, run: str = "copy-tiny", size: tuple[int, int] = (
     _wait(app, lambda: not view.busy and view.importance is not None, timeout=600, settle_ms=300)
     shots.append(_save(window, outdir / "switch-off.png"))
 
+    window.resize(*size)
     if embeddings_run is not None:
         _open_run(app, window, embeddings_run)
-        _wait(app, lambda: tab.run is not None and tab.run.name == embeddings_run)
+        _wait(app, lambda: tab.run is not None and tab.run.name == embeddings_run and not tab.busy)
+        tab.random_excerpt()  # the copy text may hold characters this run's tokenizer lacks
     tab.views.setCurrentIndex(tab.view_names.index("Embeddings"))
     emb = tab.embed_view
     _wait(app, lambda: ready() and emb.table is not None and emb.source == tab.current_key()[:2])
@@ -152,7 +155,7 @@ def take_forward(outdir: Path, run: str = "copy-tiny", size: tuple[int, int] = (
     return shots
 
 
-def take_bigram(outdir: Path, run: str = "copy-bigram", size: tuple[int, int] = (1280, 800)) -> Path:
+def take_bigram(outdir: Path, run: str = "grammar-bigram", size: tuple[int, int] = (1280, 800)) -> Path:
     """bigram-table.png: the Attention tab's Embeddings view of a bigram run (its next-token table)."""
     app, window = _window(size)
     _open_run(app, window, run)
@@ -199,9 +202,12 @@ def take_bits(outdir: Path, char_run: str = "grammar-char", word_run: str = "gra
     window.show_tab("Train")
     tab = window.tabs.currentWidget()
     plot = tab.ensure_plot()
-    for name in (char_run, word_run):
-        tab.runs_list.set_checked(name)
-    _wait(app, lambda: all(o.chars_per_token is not None for o in plot.overlay_runs)
+    from playground.core.checkpoint import Run
+
+    tab.runs_list.open_run(Run.open(char_run))  # its own curves fill the learning-rate and speed plots
+    tab.runs_list.set_checked(word_run)
+    _wait(app, lambda: plot.live_chars_per_token is not None and len(plot.steps.xs) > 0
+          and all(o.chars_per_token is not None for o in plot.overlay_runs)
           and not plot.units_note.isHidden(), timeout=300, settle_ms=300)
     outdir.mkdir(parents=True, exist_ok=True)
     shots = [_save(window, outdir / "tokens-warning.png")]
@@ -219,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", default="copy-tiny", help="a Tiny copy-lessons run (character tokens)")
     parser.add_argument("--embeddings-run", default="grammar-char",
                         help="the run whose embeddings are shown (prose shows letter groups best)")
-    parser.add_argument("--bigram-run", default="copy-bigram")
+    parser.add_argument("--bigram-run", default="grammar-bigram")
     parser.add_argument("--char-run", default="grammar-char")
     parser.add_argument("--word-run", default="grammar-word")
     parser.add_argument("--only", choices=["forward", "bigram", "positions", "bits"], action="append",
@@ -234,12 +240,12 @@ def main(argv: list[str] | None = None) -> int:
     only = set(args.only or ["forward", "bigram", "positions", "bits"])
     if "forward" in only:
         take_forward(args.outdir, args.run, size, embeddings_run=args.embeddings_run)
-    if "bigram" in only:
-        take_bigram(args.outdir, args.bigram_run, size)
-    if "positions" in only:
-        take_positions(args.outdir, size=size)
     if "bits" in only:
         take_bits(args.outdir, args.char_run, args.word_run, size)
+    if "positions" in only:
+        take_positions(args.outdir, size=size)
+    if "bigram" in only:  # last: a bigram's Embeddings view widens the window the next one restores
+        take_bigram(args.outdir, args.bigram_run, size)
     return 0
 
 

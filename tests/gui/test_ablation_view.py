@@ -60,7 +60,7 @@ def test_ticking_a_head_shows_the_cores_numbers_before_and_after(qtbot, view, co
     wait_computed(qtbot, view)
     assert sorted(view.head_boxes) == [(0, 0), (0, 1), (1, 0), (1, 1)] and sorted(view.mlp_boxes) == [0, 1]
     name = av.PATTERN_TITLES[ctx["head_labels"][0][1][0]]
-    assert view.head_boxes[(0, 1)].text() == f"L0 H1 · {name}"
+    assert view.head_boxes[(0, 1)].text() == f"L1 H2 · {name}"
     assert view.positions_box.isEnabled()
     whole = ab.next_token(model, ctx["ids"], QUERY, ab.NOTHING)
     drawn = view.bars.bar_values()
@@ -88,7 +88,7 @@ def test_ticking_a_head_shows_the_cores_numbers_before_and_after(qtbot, view, co
     assert comparison.loss_after == pytest.approx(after_loss, rel=1e-6)
     text = view.loss_label.text()
     assert f"{before_loss:.3f}" in text and f"{after_loss:.3f}" in text and sample.describe() in text
-    assert "without head L0 H1" in text
+    assert "without head L1 H2" in text
     target = f"{after.target_before:.1%} → <b>{after.target_after:.1%}</b>"
     assert target in view.target_label.text()
 
@@ -142,7 +142,7 @@ def test_a_new_text_keeps_the_boxes_and_a_bigram_has_none(qtbot, view, context):
                                       labels=tuple(tok.token_label(i) for i in ids), layer=0, head=0,
                                       query=None, head_labels=None))
     wait_computed(qtbot, view)
-    assert view.head_boxes[(1, 0)].isChecked() and view.head_boxes[(1, 0)].text() == "L1 H0"
+    assert view.head_boxes[(1, 0)].isChecked() and view.head_boxes[(1, 0)].text() == "L2 H1"
     nt = view.result.comparison.next_token
     assert nt.position == len(ids) - 1 and nt.target is None
     assert "The last token" in view.target_label.text()

@@ -217,6 +217,7 @@ class AttentionTab(QWidget):
         chooser.addWidget(self.head_combo)
         self.head_info = QLabel()
         self.head_info.setStyleSheet("color: #333;")
+        self.head_info.setWordWrap(True)  # a long line must wrap, not widen the window
         chooser.addWidget(self.head_info, 1)
         self.status_label = QLabel()
         self.status_label.setStyleSheet("color: #555;")

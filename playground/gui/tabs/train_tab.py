@@ -18,7 +18,6 @@ interrupted-run banner in train_status.py.
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
 
@@ -673,16 +672,8 @@ class TrainTab(QWidget):
         if not missing:
             return
 
-        def work(progress, cancel) -> dict[str, float]:
-            found = {}
-            for path in missing:
-                try:
-                    found[path] = bits.run_chars_per_token(path)
-                except (PlaygroundError, OSError):
-                    found[path] = math.nan
-            return found
-
-        self._ratio_job = workers.start(work, parent=self, on_done=self._ratios_measured,
+        self._ratio_job = workers.start(lambda progress, cancel: bits.runs_chars_per_token(missing),
+                                        parent=self, on_done=self._ratios_measured,
                                         on_error=self._ratios_failed, name="chars-per-token")
 
     def _ratios_measured(self, found: dict[str, float]) -> None:

@@ -303,17 +303,17 @@ class AblationView(QWidget):
                                            "positions to switch off."), 0, 0)
             return
         for h in range(shape.n_head):
-            self.grid.addWidget(QLabel(f"<b>head {h}</b>"), 0, h + 1)
+            self.grid.addWidget(QLabel(f"<b>head {h + 1}</b>"), 0, h + 1)
         self.grid.addWidget(QLabel("<b>after the heads</b>"), 0, shape.n_head + 1)
         for layer in range(shape.n_layer):
-            self.grid.addWidget(QLabel(f"<b>layer {layer}</b>"), layer + 1, 0)
+            self.grid.addWidget(QLabel(f"<b>layer {layer + 1}</b>"), layer + 1, 0)
             for h in range(shape.n_head):
                 box = QCheckBox()
                 box.toggled.connect(self._toggled)
                 self.head_boxes[(layer, h)] = box
                 self.grid.addWidget(box, layer + 1, h + 1)
-            box = QCheckBox(f"MLP of block {layer}")
-            box.setToolTip(f"Switch off the MLP of block {layer}: it adds nothing to the residual stream.")
+            box = QCheckBox(f"MLP of block {layer + 1}")
+            box.setToolTip(f"Switch off the MLP of block {layer + 1}: it adds nothing to the residual stream.")
             box.toggled.connect(self._toggled)
             self.mlp_boxes[layer] = box
             self.grid.addWidget(box, layer + 1, shape.n_head + 1)
@@ -335,8 +335,8 @@ class AblationView(QWidget):
             name = None
             if self.head_labels and layer < len(self.head_labels) and h < len(self.head_labels[layer]):
                 name = PATTERN_TITLES.get(self.head_labels[layer][h][0], self.head_labels[layer][h][0])
-            box.setText(f"L{layer} H{h}" + (f" · {name}" if name else ""))
-            box.setToolTip(f"Switch off head {h} of layer {layer}: its output into W_O becomes zero.")
+            box.setText(f"L{layer + 1} H{h + 1}" + (f" · {name}" if name else ""))
+            box.setToolTip(f"Switch off head {h + 1} of layer {layer + 1}: its output into W_O becomes zero.")
 
     @Slot(bool)
     def _toggled(self, _on: bool) -> None:
@@ -502,7 +502,9 @@ class AblationView(QWidget):
             name = ""
             if self.head_labels and layer < len(self.head_labels) and h < len(self.head_labels[layer]):
                 name = PATTERN_TITLES.get(self.head_labels[layer][h][0], "")
-            cells = [_number_item(layer, str(layer)), _number_item(h, str(h)), QTableWidgetItem(name)]
+            # layers and heads counted from 1, as the rest of the tab counts them
+            cells = [_number_item(layer, str(layer + 1)), _number_item(h, str(h + 1)),
+                     QTableWidgetItem(name)]
             for rise in rises:
                 value = rise.get((layer, h), float("nan"))
                 cells.append(_number_item(value, "–" if value != value else f"{value:+.3f}"))

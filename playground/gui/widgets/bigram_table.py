@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from PySide6.QtCore import QPointF, Slot
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from playground.core.bigram_table import BigramTables
 from playground.gui.widgets.plots import pyqtgraph
@@ -36,6 +36,10 @@ def _table_plot(title: str) -> tuple[pg.PlotWidget, pg.ImageItem]:
     image = pg.ImageItem(axisOrder="row-major")
     image.setColorMap(pg.colormap.get(SEQUENTIAL))
     w.addItem(image)
+    # A label per token on both axes makes the plot ask for ~800 px; the window must not grow
+    # (a tab widget keeps the widest page's width for every tab).
+    w.setMinimumSize(160, 160)
+    w.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Expanding)
     return w, image
 
 
@@ -44,14 +48,15 @@ class BigramTableView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.model_plot, self.model_image = _table_plot("The model's next-token table (softmax of its rows)")
-        self.count_plot, self.count_image = _table_plot("Counted from the training text")
+        self.model_plot, self.model_image = _table_plot("The model: p(next | current)")
+        self.count_plot, self.count_image = _table_plot("Counted from the text")
         bar = pg.ColorBarItem(colorMap=pg.colormap.get(SEQUENTIAL), values=(0.0, 1.0), interactive=False,
                               width=10)
         bar.setImageItem([self.model_image, self.count_image], insert_in=self.count_plot.getPlotItem())
         self.sentence = QLabel()
         self.sentence.setWordWrap(True)
         self.hover = QLabel(" ")
+        self.hover.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)  # long hover texts never widen the window
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.model_plot, 1)

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -182,6 +183,11 @@ class EmbeddingView(QWidget):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         splitter.setStretchFactor(2, 2)
+        # Plots with a label per token ask for their full width; the window must not grow past the
+        # screen for them (a bigram's two tables beside the map and the list reached 1,740 px).
+        for pane in (left, self.neighbour_panel, right):
+            pane.setMinimumWidth(220)
+            pane.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)

@@ -152,7 +152,8 @@ class ForwardMath:
     @staticmethod
     def _legend_plot(height: int):
         chart = _plot(height)
-        chart.plot.addLegend(offset=(-4, 4), labelTextSize="8pt")
+        # A half-opaque legend: the curves it covers stay readable under it.
+        chart.plot.addLegend(offset=(-4, 4), labelTextSize="8pt", brush=(255, 255, 255, 200))
         return chart
 
     # -- data --------------------------------------------------------------------------------

@@ -186,16 +186,8 @@ class ComparePage(WritingPage):
             self._measure(list(dict.fromkeys(missing)))
 
     def _measure(self, paths: list[str]) -> None:
-        def work(progress, cancel) -> dict[str, float]:
-            found = {}
-            for path in paths:
-                try:
-                    found[path] = bits.run_chars_per_token(path)
-                except (PlaygroundError, OSError):
-                    found[path] = math.nan  # its corpus is gone: no characters to count
-            return found
-
-        self._ratio_job = workers.start(work, parent=self, on_done=self._measured,
+        self._ratio_job = workers.start(lambda progress, cancel: bits.runs_chars_per_token(paths),
+                                        parent=self, on_done=self._measured,
                                         on_error=self._measure_failed, name="chars-per-token")
 
     def _measured(self, found: dict[str, float]) -> None:
