@@ -36,10 +36,12 @@ from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QStackedWidget,
     QTabWidget,
     QVBoxLayout,
@@ -58,6 +60,16 @@ MAX_TEXT_CHARS = 20_000  # typed text beyond this is not even tokenized (it woul
 TYPING_DELAY_MS = 350
 SLIDER_DELAY_MS = 30
 VIEWS = ["Grid", "Head", "Lines", "The math", "Head labels", "Embeddings", "Logit lens"]
+
+
+def _scrolled(view: QWidget) -> QScrollArea:
+    """``view`` in a scroll area: the tall views (the lens table, Switch off, embeddings) must
+    not make the window taller than a laptop's 800-pixel screen."""
+    area = QScrollArea()
+    area.setWidget(view)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.NoFrame)
+    return area
 
 
 class AttentionTab(QWidget):
@@ -265,9 +277,9 @@ class AttentionTab(QWidget):
                 (self.lines_page, "Lines", "Lines from each token to the tokens it attends to; thicker = more"),
                 (self.math_view, "The math", "How one head computes its weights for one token, with the real numbers"),
                 (self.labels_page, "Head labels", "What the pattern scorer says about each head, sortable"),
-                (self.embed_view, "Embeddings", "The token embeddings as a map, and the position embeddings"),
-                (self.lens_view, "Logit lens", "What each layer would predict next, for the token you click"),
-                *((widget, name, tip) for name, widget, tip in self._extra_views)):
+                (_scrolled(self.embed_view), "Embeddings", "The token embeddings as a map, nearest tokens, positions"),
+                (_scrolled(self.lens_view), "Logit lens", "What each layer would predict next, for a clicked token"),
+                *((_scrolled(widget), name, tip) for name, widget, tip in self._extra_views)):
             self.views.setTabToolTip(self.views.addTab(page, title), tip)
         self.views.currentChanged.connect(self._view_changed)
         return self.views
@@ -311,7 +323,7 @@ class AttentionTab(QWidget):
         self._extra_views.append((name, widget, tip))
         self._dirty.add(name)
         if self._built:
-            self.views.setTabToolTip(self.views.addTab(widget, name), tip)
+            self.views.setTabToolTip(self.views.addTab(_scrolled(widget), name), tip)
             self.views.setTabEnabled(self.views.count() - 1, self.arch == "gpt")
 
     def _show_extra(self) -> None:
@@ -730,6 +742,8 @@ class AttentionTab(QWidget):
         """Save the current view as a PNG file."""
         path = Path(path)
         widget = self.views.currentWidget()
+        if isinstance(widget, QScrollArea) and widget is not self.math_view:
+            widget = widget.widget()  # the view itself, not its scrolled window
         if widget is self.math_view:
             widget = self.math_view.widget()  # the whole column, not only the visible part
             widget.grab()  # plots scrolled out of sight size their axes on their first paint
