@@ -32,6 +32,7 @@ import torch
 
 from playground.core import atomic, devices, run_lock
 from playground.core import model as model_mod
+from playground.core.batches import TokenBatches
 from playground.core.checkpoint import Run
 from playground.core.config import TrainConfig, lr_at, training_defaults
 from playground.core.events import COMPILING_NOTE, Checkpointed, Eval, Event, Finished, Note, Sample, Step
@@ -143,21 +144,7 @@ class Trainer:
         self.device = devices.pick_device(cfg.device)
         devices.check_fits(self.model_cfg, cfg.batch_size, self.device)
 
-        # The corpus as one tensor of ids; validation is its end, as in nanoGPT.
-        ids = torch.tensor(tokenizer.encode(self.corpus.text), dtype=torch.long)  # (N,)
-        n_train = int(len(ids) * cfg.split)
-        from playground.core.corpus import check_trainable
-
-        T = self.model_cfg.context_length
-        check_trainable(n_train, len(ids) - n_train, T, cfg.batch_size, split=cfg.split,
-                        chars_per_token=len(self.corpus.text) / max(1, len(ids)))
-        self.train_ids = ids[:n_train].to(self.device)  # (N_train,)
-        self.val_ids = ids[n_train:].to(self.device)  # (N_val,)
-        # Every window of T+1 tokens as a view: a batch is one gather, no per-row Python loop.
-        self._windows = {
-            "train": self.train_ids.unfold(0, T + 1, 1),  # (N_train - T, T + 1)
-            "val": self.val_ids.unfold(0, T + 1, 1),  # (N_val - T, T + 1)
-        }
+        self.data = self._load_data(tokenizer)
 
         torch.manual_seed(cfg.seed)  # weight init and dropout
         random.seed(cfg.seed)
@@ -180,6 +167,19 @@ class Trainer:
         self._run.update(status="training", device=self.device.type,
                          device_description=devices.device_description(self.device), message=None)
         return resuming
+
+    def _load_data(self, tokenizer) -> TokenBatches:
+        """The batches this run trains on (checks first that the text is long enough)."""
+        cfg = self.cfg
+        # The corpus as one tensor of ids; validation is its end, as in nanoGPT.
+        ids = torch.tensor(tokenizer.encode(self.corpus.text), dtype=torch.long)  # (N,)
+        n_train = int(len(ids) * cfg.split)
+        from playground.core.corpus import check_trainable
+
+        T = self.model_cfg.context_length
+        check_trainable(n_train, len(ids) - n_train, T, cfg.batch_size, split=cfg.split,
+                        chars_per_token=len(self.corpus.text) / max(1, len(ids)))
+        return TokenBatches(ids[:n_train], ids[n_train:], T, cfg.batch_size, self.device)
 
     def _maybe_compile(self):
         if not self.cfg.compile:
@@ -235,12 +235,6 @@ class Trainer:
 
     # ---- pieces of the loop
 
-    def _batch(self, split: str, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        windows = self._windows[split]  # (N - T, T + 1)
-        ix = torch.randint(windows.shape[0], (self.cfg.batch_size,), generator=gen)  # (B,)
-        chunk = windows[ix.to(self.device)]  # (B, T + 1)
-        return chunk[:, :-1], chunk[:, 1:]  # (B, T), (B, T)
-
     def _rng_guard(self):
         """Evaluation and sampling must not move the training RNG: resumed runs stay exact."""
         devices = [self.device.index or 0] if self.device.type == "cuda" else []
@@ -256,9 +250,9 @@ class Trainer:
                     gen = torch.Generator().manual_seed(self.cfg.seed + 1)  # same batches every eval
                     losses = torch.zeros(self.cfg.eval_iters, device=self.device)  # (eval_iters,)
                     for k in range(self.cfg.eval_iters):
-                        x, y = self._batch(split, gen)  # (B, T), (B, T)
+                        batch = self.data.batch(split, gen)  # (B, T), (B, T) for a GPT
                         with self.autocast:
-                            losses[k] = self.model(x, y).loss
+                            losses[k] = self.model(*batch).loss
                     out.append(float(losses.mean().item()))
         finally:
             self.model.train()
@@ -273,7 +267,7 @@ class Trainer:
             newline = tok.encode("\n")
         except PlaygroundError:
             newline = []
-        prompt = newline if len(newline) == 1 else [int(self.val_ids[0])]
+        prompt = newline if len(newline) == 1 else [self.data.first_val_token()]
         self.model.eval()
         try:
             with self._rng_guard(), torch.no_grad():
@@ -399,7 +393,7 @@ class Trainer:
         cfg, run = self.cfg, self._run
         model, opt = self.model, self.optimizer
         params = [p for g in opt.param_groups for p in g["params"]]
-        tokens_per_step = cfg.batch_size * self.model_cfg.context_length
+        tokens_per_step = self.data.tokens_per_batch
         tps = 0.0
         pause, stop = self.pause, self.stop
         if self._nan:
@@ -420,10 +414,10 @@ class Trainer:
             lr = lr_at(cfg, self.step)
             for group in opt.param_groups:
                 group["lr"] = lr
-            x, y = self._batch("train", self.batch_gen)  # (B, T), (B, T)
+            batch = self.data.batch("train", self.batch_gen)  # (B, T), (B, T) for a GPT
             try:
                 with self.autocast:
-                    loss = self.forward(x, y).loss  # ()
+                    loss = self.forward(*batch).loss  # ()
                 loss.backward()
             except Exception as exc:
                 if self.forward is model or _is_oom(exc):
@@ -433,7 +427,7 @@ class Trainer:
                 self.forward = model
                 opt.zero_grad(set_to_none=True)
                 with self.autocast:
-                    loss = model(x, y).loss  # ()
+                    loss = model(*batch).loss  # ()
                 loss.backward()
             loss_value = loss.item()  # the one host sync per step
             if not math.isfinite(loss_value):
