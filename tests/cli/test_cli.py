@@ -1,7 +1,16 @@
-"""The real entry point, run as a subprocess: what a student types is what is tested."""
+"""The real entry point: what a student types is what is tested.
+
+``play`` runs ``python -m playground`` as a subprocess. ``play_here`` runs the same ``cli.main`` in
+this process, for commands whose behaviour does not depend on being a fresh process: each fresh
+interpreter pays torch's import again (about 2.5 s of CPU here), which the whole suite cannot afford
+for every command. Process-level behaviour (signals, kills, another process's lock, the exit status of
+the interpreter itself) stays with ``play``.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
@@ -29,6 +38,28 @@ def play(*args: str, home: Path, timeout: float = 180, **kw) -> subprocess.Compl
                           timeout=timeout, env=env, **kw)
 
 
+def play_here(*args: str, home: Path) -> subprocess.CompletedProcess:
+    """``playground ARGS`` through ``cli.main`` in this process; the answer looks like ``play``'s."""
+    from playground import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    old_home, old_sigint = os.environ.get("PLAYGROUND_HOME"), signal.getsignal(signal.SIGINT)
+    os.environ["PLAYGROUND_HOME"] = str(home)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cli.main(list(args))
+            except SystemExit as exc:  # argparse's usage errors
+                code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        signal.signal(signal.SIGINT, old_sigint)  # the train command installs its Ctrl+C handler
+        if old_home is None:
+            os.environ.pop("PLAYGROUND_HOME", None)
+        else:
+            os.environ["PLAYGROUND_HOME"] = old_home
+    return subprocess.CompletedProcess(["playground", *args], code, out.getvalue(), err.getvalue())
+
+
 def assert_user_error(out: subprocess.CompletedProcess, *words: str) -> None:
     assert out.returncode == 2, (out.returncode, out.stderr)
     assert "Traceback" not in out.stderr
@@ -46,27 +77,27 @@ def test_version(playground_home):
 
 
 def test_usage_error_is_short_and_exits_2(playground_home):
-    assert_user_error(play("train", "--iters", "many", home=playground_home), "invalid int", "--help")
-    assert_user_error(play("frobnicate", home=playground_home), "invalid choice")
+    assert_user_error(play_here("train", "--iters", "many", home=playground_home), "invalid int", "--help")
+    assert_user_error(play_here("frobnicate", home=playground_home), "invalid choice")
 
 
 def test_missing_corpus_file(playground_home, tmp_path):
-    out = play("train", "--corpus", str(tmp_path / "nope.txt"), "--iters", "2", home=playground_home)
+    out = play_here("train", "--corpus", str(tmp_path / "nope.txt"), "--iters", "2", home=playground_home)
     assert_user_error(out, "nope.txt")
 
 
 def test_binary_corpus_refused(playground_home, tmp_path):
     binary = tmp_path / "image.bin"
     binary.write_bytes(bytes(range(256)) * 40)
-    assert_user_error(play("train", "--corpus", str(binary), "--iters", "2", home=playground_home), "binary")
+    assert_user_error(play_here("train", "--corpus", str(binary), "--iters", "2", home=playground_home), "binary")
 
 
 def test_generate_without_runs(playground_home):
-    assert_user_error(play("generate", "--prompt", "hi", home=playground_home), "run")
+    assert_user_error(play_here("generate", "--prompt", "hi", home=playground_home), "run")
 
 
 def test_corpora_lists_builtins(playground_home):
-    out = play("corpora", home=playground_home)
+    out = play_here("corpora", home=playground_home)
     assert out.returncode == 0, out.stderr
     for name in ("builtin:python-docs", "builtin:copy-lessons", "builtin:grammar-lessons",
                  "download:tiny-shakespeare"):
@@ -87,7 +118,7 @@ def test_train_then_generate(playground_home):
                home=playground_home)
     assert gen.returncode == 0, gen.stderr
     assert gen.stdout.startswith("The ") and len(gen.stdout.rstrip("\n")) > len("The ")
-    again = play("generate", "--run", "latest", "--prompt", "The ", "--tokens", "20", "--seed", "1",
+    again = play_here("generate", "--run", "latest", "--prompt", "The ", "--tokens", "20", "--seed", "1",
                  home=playground_home)
     assert again.stdout == gen.stdout  # seeded: repeatable
 
@@ -95,21 +126,21 @@ def test_train_then_generate(playground_home):
 def test_progress_goes_to_stderr_and_quiet_silences_it(playground_home):
     args = ("train", "--corpus", "builtin:grammar-lessons", *TINY, "--iters", "4", "--batch", "2",
             "--eval-interval", "2")
-    out = play(*args, "--name", "loud", home=playground_home)
+    out = play_here(*args, "--name", "loud", home=playground_home)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines() == [f"run saved: {playground_home / 'data' / 'runs' / 'loud'}"]
     assert "training: 100%" in out.stderr and "4/4" in out.stderr  # tqdm's bar reached the end
     assert "checkpoint saved at step 4" in out.stderr
-    quiet = play(*args, "--name", "hush", "--quiet", home=playground_home)
+    quiet = play_here(*args, "--name", "hush", "--quiet", home=playground_home)
     assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
 
 
 def test_zero_is_a_value_not_a_missing_option(playground_home):
-    out = play("train", "--corpus", "builtin:grammar-lessons", *TINY, "--iters", "0", "--name", "zero",
+    out = play_here("train", "--corpus", "builtin:grammar-lessons", *TINY, "--iters", "0", "--name", "zero",
                "--quiet", home=playground_home)
     assert_user_error(out, "Iterations", "0")
     assert not (playground_home / "data" / "runs" / "zero").exists()  # refused before anything is written
-    out = play("train", "--corpus", "builtin:grammar-lessons", *TINY, "--iters", "2", "--batch", "2",
+    out = play_here("train", "--corpus", "builtin:grammar-lessons", *TINY, "--iters", "2", "--batch", "2",
                "--warmup", "0", "--name", "nowarm", "--quiet", home=playground_home)
     assert out.returncode == 0, out.stderr
     info = json.loads((playground_home / "data" / "runs" / "nowarm" / "run.json").read_text())
@@ -117,13 +148,13 @@ def test_zero_is_a_value_not_a_missing_option(playground_home):
 
 
 def test_unknown_prompt_character(playground_home):
-    play("train", "--corpus", "builtin:grammar-lessons", *TINY, "--iters", "2", "--batch", "2",
+    play_here("train", "--corpus", "builtin:grammar-lessons", *TINY, "--iters", "2", "--batch", "2",
          "--name", "r", "--quiet", home=playground_home)
-    assert_user_error(play("generate", "--run", "r", "--prompt", "日本", home=playground_home), "日")
+    assert_user_error(play_here("generate", "--run", "r", "--prompt", "日本", home=playground_home), "日")
 
 
 def test_bench_train_keys(playground_home):
-    out = play("bench", "train", "--corpus", "builtin:grammar-lessons", "--tokenizer", "char",
+    out = play_here("bench", "train", "--corpus", "builtin:grammar-lessons", "--tokenizer", "char",
                "--n-layer", "1", "--n-head", "2", "--d-model", "32", "--context", "16", "--batch", "4",
                "--dropout", "0", "--iters", "3", "--json", home=playground_home)
     assert out.returncode == 0, out.stderr
@@ -140,7 +171,7 @@ def test_bench_train_keys(playground_home):
 
 
 def test_bench_generate_keys(playground_home):
-    out = play("bench", "generate", "--n-layer", "1", "--n-head", "2", "--d-model", "32", "--context", "16",
+    out = play_here("bench", "generate", "--n-layer", "1", "--n-head", "2", "--d-model", "32", "--context", "16",
                "--tokens", "5", "--json", home=playground_home)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
@@ -166,7 +197,7 @@ def test_kill_during_training_then_resume(playground_home):
         proc.wait()
         proc.stderr.close()
     assert latest.exists(), "no checkpoint was written"
-    out = play("train", "--resume", "crash", "--iters", "40", "--quiet", home=playground_home)
+    out = play_here("train", "--resume", "crash", "--iters", "40", "--quiet", home=playground_home)
     assert out.returncode == 0, out.stderr
     rows = [r.split(",") for r in (playground_home / "data" / "runs" / "crash" / "metrics.csv")
             .read_text().splitlines()[1:] if r.startswith("step")]
