@@ -67,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "With no command, the desktop app opens.")
     p.add_argument("--version", action="version", version=f"LLM Playground {__version__}")
     p.add_argument("--smoke", action="store_true",
-                   help="open the window, let it run briefly, and exit 0 (a start-up check)")
+                   help="start-up check: open every tab, train a Tiny model a few steps, look at it in "
+                        "Attention and Generate; exit 0, or 1 on any error (about a minute)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     c = sub.add_parser("corpora", help="list the built-in corpora")
@@ -82,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=_training_defaults_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("--corpus", help="a text file or folder, builtin:NAME, or download:tiny-shakespeare")
     t.add_argument("--tokenizer", default="char", choices=["char", "word", "bpe", "cl100k", "gpt2"])
+    t.add_argument("--arch", default="gpt", choices=["gpt", "encoder-decoder"],
+                   help="gpt (decoder only, default) or encoder-decoder (translates the sentence pairs of "
+                        "e.g. builtin:robot-language)")
     t.add_argument("--vocab-size", type=int, help="vocabulary size for bpe (and the cap for word)")
     _add_model_args(t)
     t.add_argument("--iters", type=int, help="training steps (default: by model size, below; "
@@ -94,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--split", type=float, help="fraction of the text used for training (default 0.9)")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     t.add_argument("--compile", action="store_true", help="use torch.compile when it works")
+    t.add_argument("--grad-accum", type=int, metavar="N",
+                   help="add up N batches' gradients per step: an effective batch of --batch × N "
+                        "(× the processes under torchrun) in the memory of one batch (default 1)")
     t.add_argument("--name", help="name of the run (default: corpus-size-date)")
     again = t.add_mutually_exclusive_group()
     again.add_argument("--resume", metavar="RUN", help="continue a stopped run (name, path or 'latest')")
@@ -102,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "stopped before its first checkpoint); refused when it has trained steps saved, "
                             "unless --force")
     t.add_argument("--force", action="store_true",
-                   help="with --restart: throw away the run's saved steps and start it again")
+                   help="with --restart: throw away the run's saved steps and start it again; for a new "
+                        "run: train a model this machine is too slow for (GPT-2 124M on a CPU)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
 
@@ -126,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("--iters", type=int, default=300, help="training steps per model (default 300)")
     ps.add_argument("--sentence", help="the sentence to shuffle (default: a line of the validation text)")
     ps.set_defaults(func=cmd_positions)
+
+    ide = sub.add_parser("install-desktop", help="Linux: add LLM Playground (with its icon) to your "
+                                                 "applications menu")
+    ide.add_argument("--uninstall", action="store_true", help="remove the menu entry and icons again")
+    ide.set_defaults(func=_cmd_install_desktop)
 
     b = sub.add_parser("bench", help="measure speed (prints JSON)")
     bsub = b.add_subparsers(dest="bench", metavar="WHAT", required=True)
@@ -180,6 +193,19 @@ def build_parser() -> argparse.ArgumentParser:
     bm = bsub.add_parser("measure", help="Model tab's Measure vs the in-app training that follows (offscreen)")
     measure.add_arguments(bm)  # --preset --corpus --batch --steps --json
     bm.set_defaults(func=cmd_bench_measure)
+    btr = bsub.add_parser("translate", help="encoder-decoder on the robot language: exact match and alignment")
+    btr.add_argument("--corpus", default="builtin:robot-language")
+    btr.add_argument("--tokenizer", default="char", choices=["char", "word", "bpe"])
+    _add_model_args(btr)
+    btr.add_argument("--iters", type=int, help="training steps (default: by model size)")
+    btr.add_argument("--batch", type=int, help="sentences per step (default: by model size)")
+    btr.add_argument("--seed", type=int, default=1337)
+    btr.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    btr.add_argument("--keep", action="store_true", help="keep the trained run in the runs folder")
+    btr.add_argument("--run", help="score this run instead of training one")
+    btr.add_argument("--sentences", type=int, help="score only the first N validation pairs (default: all)")
+    btr.add_argument("--json", action="store_true", help="print one JSON object (the default output)")
+    btr.set_defaults(func=cmd_bench_translate)
     return p
 
 
@@ -252,7 +278,9 @@ def model_overrides(args) -> dict:
     """The model fields the train/bench options set (None where not given)."""
     return {"n_layer": args.n_layer, "n_head": args.n_head, "d_model": args.d_model,
             "context_length": args.context, "dropout": args.dropout,
-            "positional": args.positional, "activation": args.activation}
+            "positional": args.positional, "activation": args.activation,
+            # gpt is the preset's own type (bigram stays a bigram); only encoder-decoder changes it
+            "arch": "encoder-decoder" if getattr(args, "arch", None) == "encoder-decoder" else None}
 
 
 def _model_config(args, vocab_size: int, default_preset: str = "tiny"):
@@ -315,10 +343,16 @@ def _exit_now() -> None:
 # ----------------------------------------------------------------------------- commands
 
 
+def _cmd_install_desktop(args) -> int:
+    from playground import desktop
+
+    return desktop.cmd_install_desktop(args)
+
+
 def cmd_corpora(args) -> int:
     from playground.core import builtin_corpora, download
 
-    for item in builtin_corpora.list_builtins():
+    for item in builtin_corpora.list_builtins() + builtin_corpora.list_builtins(pairs=True):
         print(f"builtin:{item.name:<18} {item.title}")
         print(f"    {item.description}")
         if item.look_for:
@@ -336,10 +370,13 @@ def cmd_download(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from playground.core import checkpoint, run_lock
+    from playground.core import checkpoint, distributed, run_lock
 
-    if args.force and not args.restart:
-        raise PlaygroundError("--force only goes with --restart.", "playground train --restart RUN --force")
+    if args.force and args.resume:
+        raise PlaygroundError("--force goes with --restart or a new run, not with --resume.",
+                              "playground train --restart RUN --force")
+    if not distributed.from_env().is_main:  # torchrun's other ranks: rank 0 checks, locks, makes the run
+        return _follow(args)
     existing = args.resume or args.restart
     if not existing:
         return _train(args, None)
@@ -360,11 +397,33 @@ def cmd_train(args) -> int:
         return _train(args, run)
 
 
+def _follow(args) -> int:
+    """A torchrun rank other than 0: train the run rank 0 made or opened, quietly."""
+    from playground.core import checkpoint, distributed, train
+
+    dist = distributed.init(args.device)
+    path = distributed.share_path(dist, None)
+    if path is None:  # rank 0 could not make the run and said why
+        return EXIT_USAGE
+    stop = threading.Event()
+    _CtrlC(stop).install()  # Ctrl+C reaches every rank; they agree on the step to stop at
+    trainer = train.Trainer(checkpoint.Run(path), stop=stop, resume=bool(args.resume), force=args.force)
+    try:
+        for _event in trainer.run():
+            pass
+    except RuntimeError as exc:  # rank 0 left the group (a failed save, an abort): it says why
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise PlaygroundError(f"Rank {dist.rank} stopped: the training group ended ({first}).",
+                              "rank 0's message above says why") from None
+    return 0
+
+
 def _train(args, existing) -> int:
-    from playground.core import checkpoint, config, devices, tokenizers, train
+    from playground.core import checkpoint, config, devices, distributed, tokenizers, train
     from playground.core import corpus as corpus_mod
 
     stop = threading.Event()
+    dist = distributed.init(args.device)  # under torchrun: rank 0 of the process group
     if existing is not None:
         run = existing
         corpus = corpus_mod.verify_record(run.info["corpus"])  # before a restart wipes anything
@@ -372,12 +431,14 @@ def _train(args, existing) -> int:
             run.reset()
         if args.iters is not None:
             run.update(train={**run.info["train"], "iters": args.iters})
-        trainer = train.Trainer(run, corpus, stop=stop, resume=bool(args.resume))
+        trainer = train.Trainer(run, corpus, stop=stop, resume=bool(args.resume), force=args.force)
     else:
         corpus = _load_corpus(args.corpus, quiet=args.quiet)
         if corpus.note:  # e.g. "not UTF-8: read as latin-1", as the app's Corpus tab says it
             sys.stderr.write(f"note: {corpus.note}\n")
-        tok = tokenizers.train_tokenizer(args.tokenizer, corpus.text, vocab_size=args.vocab_size)
+        tok = tokenizers.train_tokenizer(args.tokenizer, corpus, vocab_size=args.vocab_size)  # reads it in chunks
+        if getattr(tok, "note", None):  # e.g. a big text's BPE learned from a sample of it
+            sys.stderr.write(f"note: {tok.note}\n")
         if getattr(tok, "large_vocab_warning", None) and tok.large_vocab_warning():
             sys.stderr.write(f"note: {tok.large_vocab_warning()}\n")
         cfg = _model_config(args, tok.vocab_size)
@@ -386,10 +447,12 @@ def _train(args, existing) -> int:
         tcfg = config.train_config_for(
             cfg, iters=args.iters, batch_size=args.batch, lr=args.lr, warmup=args.warmup,
             eval_interval=args.eval_interval, seed=args.seed, split=args.split, device=args.device,
-            compile=args.compile)
+            compile=args.compile, grad_accum=args.grad_accum)
         devices.check_fits(cfg, tcfg.batch_size)
+        devices.check_speed(cfg, tcfg, devices.pick_device(args.device), force=args.force)
         run = checkpoint.Run.create(args.name, cfg, tcfg, corpus.record(tcfg.split), tok)
-        trainer = train.Trainer(run, corpus, stop=stop)
+        trainer = train.Trainer(run, corpus, stop=stop, force=args.force)
+    distributed.share_path(dist, str(run.path))  # the other ranks open the same folder
     ctrl_c = _CtrlC(stop)
     ctrl_c.install()
     try:
@@ -421,6 +484,8 @@ def _drive(trainer, run, args):
 
     total = run.train_config.iters
     finished = None
+    if trainer.corpus is not None and not run.model_config.is_encoder_decoder:
+        _make_token_file(trainer.corpus, run.tokenizer, trainer.stop, quiet=args.quiet)
     # closing(): on Ctrl+C the stream is closed at once, and the trainer marks the run stopped.
     with contextlib.closing(trainer.run()) as stream, contextlib.ExitStack() as stack:
         bar = None
@@ -444,6 +509,20 @@ def _drive(trainer, run, args):
     return finished
 
 
+def _make_token_file(corpus, tokenizer, stop, *, quiet: bool) -> None:
+    """Tokenize the corpus into its cached token file with a progress bar (Ctrl+C cancels it);
+    the trainer then finds it made. Nothing to show when the cache has it already."""
+    from playground.core import token_cache
+
+    if token_cache.lookup(corpus, tokenizer) is not None:
+        return
+    # Shown only when it takes a while (delay): a small text's error stays the only lines on stderr.
+    with _progress_bar(corpus.chars, "tokenizing", enabled=not quiet, unit="char", unit_scale=True,
+                       delay=1.0) as bar:
+        token_cache.token_file(corpus, tokenizer, progress=lambda done, _total: bar.update(done - bar.n),
+                               cancel=stop)
+
+
 def cmd_generate(args) -> int:
     from playground.core import checkpoint, config, devices, generate
 
@@ -452,6 +531,10 @@ def cmd_generate(args) -> int:
     cfg = config.SamplingConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                                   greedy=args.greedy, seed=args.seed, max_new_tokens=args.tokens,
                                   stop_text=args.stop)
+    if model.config.is_encoder_decoder:  # the prompt is a source sentence: print its translation
+        from playground.core.translate import print_translation
+
+        return print_translation(model, run.tokenizer, args.prompt, cfg, sys.stdout)
     from playground.core.generation_session import long_prompt_note
 
     try:
@@ -495,6 +578,17 @@ def cmd_positions(args) -> int:
         result = positions_experiment.compare(corpus.text, tokenizer, args.iters, progress=progress,
                                               sentence=args.sentence)
     print("\n".join(positions_experiment.summary(result)))
+    return 0
+
+
+def cmd_bench_translate(args) -> int:
+    from playground.bench import translate
+
+    overrides = {k: v for k, v in model_overrides(args).items() if k != "arch"}
+    print(json.dumps(translate.measure(corpus=args.corpus, tokenizer=args.tokenizer, preset=args.preset or "tiny",
+                                       overrides=overrides, iters=args.iters, batch=args.batch, seed=args.seed,
+                                       device=args.device, keep=args.keep, run=args.run,
+                                       sentences=args.sentences)))
     return 0
 
 

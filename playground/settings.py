@@ -29,6 +29,12 @@ DEFAULTS: dict[str, Any] = {
     "last_corpus": None,  # a corpus spec: "builtin:NAME" or a path
     "last_tokenizer": None,  # {"kind": ..., "vocab_size": ...}
     "recent_corpora": [],
+    # Lessons (issue 15): what the student did in the window (core.activity), each mission's
+    # progress {"started": time, "passed": bool} and answer to "what do you notice?", by mission id.
+    "activity": [],
+    "mission_progress": {},
+    "mission_answers": {},
+    "tour_seen": False,
 }
 
 
@@ -77,12 +83,58 @@ def _spec_list(value: Any) -> list[str]:
     raise BadValue("a list of corpora (texts in quotes)")
 
 
+def _plain(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool, type(None)))
+
+
+def _activity(value: Any) -> list[dict[str, Any]]:
+    expected = ("a list of {\"kind\": a text, ...} entries whose values are texts, numbers, "
+                "true/false, null or lists of those")
+    if not isinstance(value, list):
+        raise BadValue(expected)
+    for entry in value:
+        if not (isinstance(entry, dict) and isinstance(entry.get("kind"), str) and entry["kind"]
+                and all(_plain(v) or (isinstance(v, list) and all(_plain(x) for x in v))
+                        for v in entry.values())):
+            raise BadValue(expected)
+    return [dict(entry) for entry in value]
+
+
+def _mission_progress(value: Any) -> dict[str, dict[str, Any]]:
+    expected = "{mission id: {\"started\": a time, \"passed\": true or false}}"
+    if not isinstance(value, dict):
+        raise BadValue(expected)
+    for key, item in value.items():
+        if not (isinstance(key, str) and isinstance(item, dict) and set(item) <= {"started", "passed"}
+                and isinstance(item.get("passed", False), bool)
+                and isinstance(item.get("started", 0), (int, float))
+                and not isinstance(item.get("started", 0), bool)):
+            raise BadValue(expected)
+    return {k: dict(v) for k, v in value.items()}
+
+
+def _mission_answers(value: Any) -> dict[str, str]:
+    if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        return dict(value)
+    raise BadValue("{mission id: the answer, a text}")
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise BadValue("true or false")
+
+
 # One rule per key: returns the value (normalised) or raises BadValue.
 SCHEMA: dict[str, Callable[[Any], Any]] = {
     "tiny_shakespeare_url": _url,
     "last_corpus": _optional_spec,
     "last_tokenizer": _tokenizer_choice,
     "recent_corpora": _spec_list,
+    "activity": _activity,
+    "mission_progress": _mission_progress,
+    "mission_answers": _mission_answers,
+    "tour_seen": _bool,
 }
 assert SCHEMA.keys() == DEFAULTS.keys()
 

@@ -34,6 +34,18 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group("builtin-models"))
 
 
+def pytest_collection_finish(session):
+    """The group only works if xdist could tag the node ids: say so rather than train twice."""
+    if not getattr(session.config.option, "loadgroup", False):
+        return
+    lost = [item.nodeid for item in session.items
+            if item.get_closest_marker("xdist_group") is not None and "@" not in item.nodeid]
+    if lost:
+        raise pytest.UsageError(
+            f"pytest-xdist could not group {lost[0]} (and {len(lost) - 1} more): each worker would train "
+            "the built-in models again. Use the pytest version pyproject.toml's test extra allows.")
+
+
 @pytest.fixture(scope="session")
 def builtin_trained(tmp_path_factory):
     """``builtin_trained("copy-lessons") -> Trained``: a built-in trained at the app's defaults

@@ -85,6 +85,9 @@ def has_positions(model) -> bool:
 def check(model, ablation: Ablation) -> None:
     """Refuse parts the model does not have (a bigram has no heads, MLPs or positions)."""
     cfg = model.config
+    if cfg.is_encoder_decoder:  # its forward pass needs a source and a target: none of this applies
+        raise ModelError("Switch off works on a GPT; this run is an encoder-decoder.",
+                         hint="Look at its encoder, decoder and cross-attention on the Attention tab instead.")
     if ablation and cfg.arch != "gpt":
         raise ModelError("Only a GPT has heads, MLPs and positions to switch off; a bigram model is one table.")
     for layer, head in ablation.heads:

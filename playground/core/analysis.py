@@ -262,8 +262,8 @@ def attention_math(model, ids: Sequence[int], layer: int, head: int) -> dict:
     import torch
 
     cfg = model.config
-    if getattr(cfg, "arch", "gpt") != "gpt":
-        raise ValueError("only GPT models have attention heads")
+    if getattr(cfg, "arch", "gpt") != "gpt":  # a bigram has no heads; an encoder-decoder three kinds of them
+        raise ValueError("the step-by-step attention math is for a GPT's heads")
     proj = model.blocks[layer].attn.c_proj
     seen: dict[str, torch.Tensor] = {}
     # The model is shared (one cache for every view): another thread may run it while our hooks

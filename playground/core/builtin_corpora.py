@@ -25,6 +25,26 @@ class BuiltinCorpus:
     description: str  # one sentence: what the text is
     look_for: str  # what a student should watch for while training on it
     make: Callable[[], str]  # builds the text (deterministic)
+    # Sentence pairs ("source<TAB>target" per line, core/pairs.py) for an encoder-decoder, not a GPT text.
+    pairs: bool = False
+
+
+def _robot_language() -> str:
+    from playground.core import robot_language  # it reads this module's word lists
+
+    return robot_language.robot_language_text()
+
+
+def _reverse_word() -> str:
+    from playground.core import robot_language
+
+    return robot_language.reverse_word_text()
+
+
+def _sort_letters() -> str:
+    from playground.core import robot_language
+
+    return robot_language.sort_letters_text()
 
 
 # --------------------------------------------------------------------------- python-docs
@@ -241,13 +261,46 @@ BUILTINS: dict[str, BuiltinCorpus] = {
             "9 in 10 times or more.",
             make=_counting,
         ),
+        BuiltinCorpus(
+            name="robot-language",
+            title="Robot language",
+            description="Sentences of the grammar lessons ('the cat sees the dog') and their translation "
+            "into a made-up robot language with other word order and word forms.",
+            look_for="The robot puts the verb last and adjectives after their noun ('za catka bigu un dogpo "
+            "seeta'): the cross-attention must find the right source word, not the same position. At the "
+            "default settings (Tiny encoder-decoder, 2,000 steps) 99% of validation sentences come out exactly "
+            "right, and for 86% of robot words the cross-attention peaks on the word they came from.",
+            make=_robot_language,
+            pairs=True,
+        ),
+        BuiltinCorpus(
+            name="reverse-word",
+            title="Reverse a word",
+            description="Random words and the same word backwards ('kqzpt' -> 'tpzqk'), for an "
+            "encoder-decoder.",
+            look_for="The cross-attention of each output letter falls on the mirror position of the "
+            "source: an anti-diagonal.",
+            make=_reverse_word,
+            pairs=True,
+        ),
+        BuiltinCorpus(
+            name="sort-letters",
+            title="Sort letters",
+            description="Random words and their letters in alphabetical order ('dbca' -> 'abcd'), for an "
+            "encoder-decoder.",
+            look_for="Each output letter must find the next letter of the alphabet anywhere in the source: "
+            "the cross-attention jumps around.",
+            make=_sort_letters,
+            pairs=True,
+        ),
     ]
 }
 
 
-def list_builtins() -> list[BuiltinCorpus]:
-    """All built-in corpora, the default first."""
-    return sorted(BUILTINS.values(), key=lambda b: b.name != DEFAULT_BUILTIN)
+def list_builtins(pairs: bool = False) -> list[BuiltinCorpus]:
+    """The built-in texts for a GPT, the default first; with ``pairs``, the sentence-pair corpora
+    for an encoder-decoder instead."""
+    return sorted((b for b in BUILTINS.values() if b.pairs == pairs), key=lambda b: b.name != DEFAULT_BUILTIN)
 
 
 def get_builtin(name: str) -> BuiltinCorpus:

@@ -18,7 +18,9 @@ from typing import Any
 
 from playground.errors import ModelError, TrainingError
 
-ARCHS = ("gpt", "bigram")
+# "encoder-decoder": the original transformer (core/seq2seq.py), for the sentence-pair corpora.
+ENCODER_DECODER = "encoder-decoder"
+ARCHS = ("gpt", "bigram", ENCODER_DECODER)
 # "none": no position vectors at all (order-blind attention), the seeds' baseline for why positions matter.
 POSITIONALS = ("learned", "sinusoidal", "none")
 ACTIVATIONS = ("gelu", "relu")
@@ -45,7 +47,7 @@ class ModelConfig:
     activation: str = "gelu"  # "gelu" | "relu"
     tie_weights: bool = False
     bias: bool = True
-    arch: str = "gpt"  # "gpt" | "bigram"
+    arch: str = "gpt"  # "gpt" | "bigram" | "encoder-decoder"
 
     def for_vocab(self, vocab_size: int) -> ModelConfig:
         """This shape for a tokenizer of ``vocab_size`` tokens.
@@ -55,6 +57,10 @@ class ModelConfig:
         """
         width = vocab_size if self.arch == "bigram" else self.d_model
         return replace(self, vocab_size=vocab_size, d_model=width)
+
+    @property
+    def is_encoder_decoder(self) -> bool:
+        return self.arch == ENCODER_DECODER
 
     @property
     def d_head(self) -> int:
@@ -160,6 +166,15 @@ def param_breakdown(cfg: ModelConfig) -> dict[str, int]:
     norm = C + b * C  # LayerNorm: scale (+ shift)
     attention = (3 * C * C + b * 3 * C) + (C * C + b * C)  # W_Q,W_K,W_V stacked + W_O
     mlp = (4 * C * C + b * 4 * C) + (4 * C * C + b * C)  # up 4x, down
+    if cfg.is_encoder_decoder:  # two stacks of L blocks; a decoder block adds cross-attention and its norm
+        return {
+            "embeddings": V * C,  # one table: source and target share the tokenizer
+            "positions": 2 * cfg.context_length * C if cfg.positional == "learned" else 0,
+            "attention": sum(attention_breakdown(cfg).values()),
+            "mlp": 2 * L * mlp,
+            "norms": (2 * L + 3 * L + 2) * norm,  # + the encoder's and the decoder's final norms
+            "unembedding": 0 if cfg.tie_weights else V * C,
+        }
     return {
         "embeddings": V * C,
         # sinusoidal: a fixed buffer, not a parameter; none: no positions at all
@@ -169,6 +184,17 @@ def param_breakdown(cfg: ModelConfig) -> dict[str, int]:
         "norms": (2 * L + 1) * norm,
         "unembedding": 0 if cfg.tie_weights else V * C,  # tied: the token embedding read backwards
     }
+
+
+def attention_breakdown(cfg: ModelConfig) -> dict[str, int]:
+    """The attention parameters by kind (what "attention" sums for an encoder-decoder)."""
+    C, L = cfg.d_model, cfg.n_layer
+    one = 4 * C * C + (4 * C if cfg.bias else 0)  # W_Q, W_K, W_V, W_O (+ biases)
+    if cfg.arch == "bigram":
+        return {"encoder self-attention": 0, "decoder self-attention": 0, "cross-attention": 0}
+    if not cfg.is_encoder_decoder:  # a GPT is a decoder without cross-attention
+        return {"encoder self-attention": 0, "decoder self-attention": L * one, "cross-attention": 0}
+    return {"encoder self-attention": L * one, "decoder self-attention": L * one, "cross-attention": L * one}
 
 
 def param_count(cfg: ModelConfig) -> int:
@@ -197,6 +223,9 @@ def activation_floats(cfg: ModelConfig, batch_size: int) -> int:
         per_layer += N  # dropout masks on the residual branches
         per_layer += 3 * B * H * T * T  # SDPA's math kernel runs instead: T×T weights and masks kept
     head = 3 * N + 3 * B * T * V
+    if cfg.is_encoder_decoder:
+        # Encoder blocks as a GPT's; a decoder block adds cross-attention (norm, q, k, v, out: ~8 more).
+        return L * per_layer + L * (per_layer + 8 * N) + N + head
     return L * per_layer + head
 
 
@@ -266,6 +295,9 @@ class TrainConfig:
     split: float = 0.9  # training fraction; validation is the end of the text
     checkpoint_keep: int = 20  # snapshots kept for the history slider
     sample_interval: int | None = None  # None: sample after each evaluation
+    # Micro-batches per optimizer step: gradients add up over grad_accum batches before one
+    # update, so a step sees batch_size × grad_accum sequences (× the processes under torchrun).
+    grad_accum: int = 1
 
     def validate(self) -> None:
         def need(ok: bool, message: str, hint: str | None = None) -> None:
@@ -290,6 +322,9 @@ class TrainConfig:
              "0.9 keeps the last tenth of the text for validation.")
         need(self.checkpoint_keep >= 2, "Keep at least 2 checkpoints (the first and the last).")
         need(self.sample_interval is None or self.sample_interval >= 1, "The sample interval must be at least 1.")
+        need(isinstance(self.grad_accum, int) and 1 <= self.grad_accum <= 4096,
+             f"Gradient accumulation must be a whole number from 1 to 4096 (got {self.grad_accum}).",
+             "1 updates the weights after every batch; N adds up N batches' gradients first.")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

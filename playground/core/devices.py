@@ -1,4 +1,5 @@
-"""Where a model runs and whether it fits there: device choice, free memory, the fit check.
+"""Where a model runs and whether it fits there: device choice, free memory, the fit check, and
+the CPU speed guard (``check_speed``: GPT-2 124M on a CPU is refused with its time per step).
 
 Kept apart from the network (model.py) because these answer questions about the machine.
 The GUI process never calls what touches CUDA here (``pick_device``, ``device_description``,
@@ -7,6 +8,8 @@ training child, or a short child job, asks instead.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import psutil
 import torch
@@ -52,6 +55,64 @@ def check_weights_fit(cfg: ModelConfig) -> None:
     if free is not None and needed > free:
         raise ModelError(f"The model's weights alone need {size_words(needed)}, but only {size_words(free)} "
                          "of memory is free.", hint="Make the model smaller.")
+
+
+# Refused on a CPU unless forced: models whose blocks alone hold this many weights (GPT-2 124M's
+# hold 85 M; the Medium preset's 10.6 M). A step takes a minute there, a day's training a year.
+CPU_REFUSE_BLOCK_PARAMS = 50_000_000
+# The share of a CPU's plain matrix-product speed a whole training step reaches at these sizes
+# (the linear layers dominate; measured: Small reaches ~0.7 of it on 2 cores).
+CPU_STEP_EFFICIENCY = 0.6
+
+
+def step_flops(cfg: ModelConfig, batch_size: int, grad_accum: int = 1) -> float:
+    """Floating-point operations of one optimizer step, forward and backward.
+
+    nanoGPT's estimate (PaLM, appendix B): 6 per parameter per token, plus the attention
+    scores' 12·L·T·C per token.
+    """
+    T = cfg.context_length
+    per_token = 6 * param_count(cfg) + 12 * cfg.n_layer * T * cfg.d_model
+    return float(per_token * T * batch_size * grad_accum)
+
+
+def cpu_flops_per_s(seconds: float = 0.15) -> float:
+    """This CPU's fp32 matrix-product speed now, measured (all of torch's threads)."""
+    import time
+
+    a = torch.randn(512, 512)  # (512, 512)
+    b = torch.randn(512, 512)  # (512, 512)
+    a @ b  # warm-up: the first product loads the BLAS kernels
+    n, t0 = 0, time.perf_counter()
+    while (dt := time.perf_counter() - t0) < seconds or n < 2:
+        a @ b  # (512, 512)
+        n += 1
+    return n * 2 * 512**3 / dt
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} minutes"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.0f} hours"
+    return f"{seconds / 86400:.0f} days"
+
+
+def check_speed(cfg: ModelConfig, train_cfg, device: torch.device, *, force: bool = False) -> None:
+    """Refuse a GPT-2-sized model on a CPU, with the time one step would take (unless ``force``)."""
+    blocks = param_count(cfg) - param_count(replace(cfg, n_layer=0)) if cfg.arch != "bigram" else 0
+    if force or device.type != "cpu" or blocks < CPU_REFUSE_BLOCK_PARAMS:
+        return
+    accum = getattr(train_cfg, "grad_accum", 1)
+    step = step_flops(cfg, train_cfg.batch_size, accum) / (cpu_flops_per_s() * CPU_STEP_EFFICIENCY)
+    raise ModelError(
+        f"This model ({param_count(cfg) / 1e6:.0f} M parameters) is too big to train on this computer's CPU: "
+        f"one step (batch {train_cfg.batch_size} × {accum} accumulated, context {cfg.context_length}) would "
+        f"take about {_duration(step)}, and {train_cfg.iters:,} steps about {_duration(step * train_cfg.iters)}.",
+        hint="Train it on a machine with a GPU (the Train tab's \"Run this at scale…\" gives the command), "
+             "or pick a smaller model. On the command line, --force trains it here anyway.")
 
 
 def pick_device(prefer: str = "auto") -> torch.device:

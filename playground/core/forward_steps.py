@@ -122,6 +122,9 @@ def _np(t) -> np.ndarray:
 
 
 def _check(model) -> None:
+    if getattr(model.config, "arch", "gpt") == "encoder-decoder":
+        raise ValueError("the step-by-step forward pass and the logit lens are for a GPT; this model is an "
+                         "encoder-decoder")
     if getattr(model.config, "arch", "gpt") != "gpt":
         raise ValueError("a bigram model has no blocks: it reads the next token's scores from a table")
 

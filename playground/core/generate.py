@@ -127,6 +127,13 @@ class _Labels:
         return label
 
 
+def _refuse_encoder_decoder(model: torch.nn.Module) -> None:
+    """A translation model continues no text: it needs a source sentence (core/translate.py)."""
+    if getattr(model.config, "is_encoder_decoder", False):
+        raise ModelError("This run is an encoder-decoder: it translates a source sentence, it does not "
+                         "continue a text.", "Type a source sentence to translate instead.")
+
+
 def stream_tokens(
     model: torch.nn.Module,
     tokenizer: Any,
@@ -145,6 +152,7 @@ def stream_tokens(
     model is put in eval mode for the duration and restored afterwards.
     """
     cfg.validate()
+    _refuse_encoder_decoder(model)
     mcfg = model.config
     V, ctx = mcfg.vocab_size, mcfg.context_length
     forced = dict(forced or {})
@@ -247,6 +255,7 @@ def score_text(model: torch.nn.Module, tokenizer: Any, text: str | list[int]) ->
     half a context back, so every token is predicted from at least context_length // 2
     previous tokens (the first window's tokens from all before them).
     """
+    _refuse_encoder_decoder(model)
     mcfg = model.config
     ctx = mcfg.context_length
     ids = list(tokenizer.encode(text)) if isinstance(text, str) else [int(i) for i in text]

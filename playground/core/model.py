@@ -392,7 +392,12 @@ class Bigram(nn.Module):
 
 
 def build_model(cfg: ModelConfig) -> nn.Module:
-    """A freshly initialised Bigram or GPT. Refuses one whose weights alone would not fit in RAM."""
+    """A freshly initialised Bigram, GPT or EncoderDecoder (core/seq2seq.py). Refuses one whose
+    weights alone would not fit in RAM."""
     cfg.validate()
     check_weights_fit(cfg)
+    if cfg.is_encoder_decoder:
+        from playground.core.seq2seq import EncoderDecoder  # imports this module: build it lazily
+
+        return EncoderDecoder(cfg)
     return Bigram(cfg) if cfg.arch == "bigram" else GPT(cfg)

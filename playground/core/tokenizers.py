@@ -14,12 +14,14 @@ folder is self-contained.
 from __future__ import annotations
 
 import codecs
+import math
 import re
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
+import numpy as np
 import regex
 import tiktoken
 
@@ -69,6 +71,10 @@ DEFAULT_WORD_VOCAB = 5000
 LARGE_VOCAB = 20_000
 
 UNK = "<unk>"
+# Word and BPE vocabularies of a bigger corpus are learned from a sample of this many characters,
+# spread over the whole text (every k-th chunk), so memory and time stay bounded; the tokenizer's
+# note says so. Characters are always counted over the whole text.
+TRAIN_SAMPLE_CHARS = 64_000_000
 
 ProgressFn = Callable[[int, int], None]
 
@@ -168,9 +174,24 @@ class _Base:
         return f"<{type(self).__name__} {self.describe()}>"
 
 
-def _require_text(text: str, kind: str) -> None:
-    if not isinstance(text, str) or not text:
+def _require_text(text, kind: str) -> None:
+    empty = not text if isinstance(text, str) else not getattr(text, "chars", 0)
+    if empty:
         raise TokenizerError(f"There is no text to train the {kind} tokenizer on.", "Load a corpus first.")
+
+
+def _training_pieces(text) -> tuple[Iterable[str], str | None]:
+    """The text to learn a vocabulary from: a str as it is, a Corpus chunk by chunk (every k-th
+    chunk beyond TRAIN_SAMPLE_CHARS characters), and a note when it is a sample."""
+    limit = TRAIN_SAMPLE_CHARS
+    if isinstance(text, str):
+        return [text], None
+    if text.chars <= limit:
+        return text.chunks(), None
+    every = math.ceil(text.chars / limit)
+    note = (f"Learned from a sample of about {text.chars / every / 1e6:,.0f} million of the text's "
+            f"{text.chars / 1e6:,.0f} million characters (one part in {every}, spread over the whole text).")
+    return (c for i, c in enumerate(text.chunks()) if i % every == 0), note
 
 
 def _merge_runs(positions: Iterable[int]) -> list[tuple[int, int]]:
@@ -197,11 +218,31 @@ class CharTokenizer(_Base):
             raise TokenizerError("A character vocabulary must be a non-empty list of single characters.")
         self.vocab_size = len(self.chars)
         self._ids = {c: i for i, c in enumerate(self.chars)}
+        self._table: np.ndarray | None = None  # code point -> id, made by encode_array
 
     @classmethod
-    def train(cls, text: str) -> CharTokenizer:
+    def train(cls, text) -> CharTokenizer:
+        """From a str, or a Corpus read chunk by chunk (every character of it)."""
         _require_text(text, "character")
-        return cls(set(text))
+        if isinstance(text, str):
+            return cls(set(text))
+        seen = np.zeros(0x110000, dtype=bool)  # (all code points,)
+        for chunk in text.chunks():
+            seen[_code_points(chunk)] = True
+        return cls(chr(cp) for cp in np.flatnonzero(seen).tolist())
+
+    def encode_array(self, text: str) -> np.ndarray:
+        """``encode`` as a numpy array, through a code point table (the token file's fast path)."""
+        table = self._table
+        if table is None:
+            cps = [ord(c) for c in self.chars]
+            table = np.full(max(cps) + 2, -1, dtype=np.int32)  # (max code point + 2,): last = unknown
+            table[cps] = np.arange(len(cps), dtype=np.int32)
+            self._table = table
+        ids = table[np.minimum(_code_points(text), len(table) - 1)]  # (N,)
+        if ids.size and int(ids.min()) < 0:
+            self.encode(text)  # raises the worded error naming the unknown characters
+        return ids
 
     def encode(self, text: str) -> list[int]:
         ids = self._ids
@@ -242,6 +283,10 @@ class CharTokenizer(_Base):
         return cls(d["chars"])
 
 
+def _code_points(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)  # (N,)
+
+
 # --------------------------------------------------------------------------- words
 
 # Words, single punctuation marks, and whitespace (runs of spaces/tabs, each line break), so
@@ -255,27 +300,32 @@ class WordTokenizer(_Base):
     kind = "word"
     UNK_ID = 0
 
-    def __init__(self, tokens: Sequence[str], max_vocab: int | None = None) -> None:
+    def __init__(self, tokens: Sequence[str], max_vocab: int | None = None, note: str | None = None) -> None:
         tokens = list(tokens)
         if not tokens or tokens[0] != UNK or len(set(tokens)) != len(tokens):
             raise TokenizerError("A word vocabulary must start with '<unk>' and list each token once.")
         self.tokens = tokens
         self.vocab_size = len(tokens)
         self.max_vocab = max_vocab if max_vocab is not None else self.vocab_size
+        self.note = note  # e.g. learned from a sample of a big corpus
         self._ids = {t: i for i, t in enumerate(tokens) if i != self.UNK_ID}
 
     @classmethod
-    def train(cls, text: str, max_vocab: int = DEFAULT_WORD_VOCAB) -> WordTokenizer:
+    def train(cls, text, max_vocab: int = DEFAULT_WORD_VOCAB) -> WordTokenizer:
+        """From a str, or a Corpus read chunk by chunk (a sample of a big one)."""
         _require_text(text, "word")
         if not isinstance(max_vocab, int) or max_vocab < 2:
             raise TokenizerError(
                 f"A word vocabulary needs at least 2 tokens (got {max_vocab}).",
                 "Pick a vocabulary size such as 2,000–10,000.",
             )
-        counts = Counter(_WORD_RE.findall(text))
+        pieces, note = _training_pieces(text)
+        counts: Counter = Counter()
+        for piece in pieces:
+            counts.update(_WORD_RE.findall(piece))
         # Most frequent first; ties alphabetically so training is deterministic.
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        return cls([UNK] + [t for t, _ in ranked[: max_vocab - 1]], max_vocab)
+        return cls([UNK] + [t for t, _ in ranked[: max_vocab - 1]], max_vocab, note)
 
     def _pieces(self, text: str):
         """Yield (start, end, id or None) for each token of the text; None means <unk>."""
@@ -318,11 +368,14 @@ class WordTokenizer(_Base):
         return f"Words · {self.vocab_size:,} tokens (incl. <unk>)"
 
     def to_json(self) -> dict:
-        return {"kind": self.kind, "version": JSON_VERSION, "max_vocab": self.max_vocab, "tokens": self.tokens}
+        d = {"kind": self.kind, "version": JSON_VERSION, "max_vocab": self.max_vocab, "tokens": self.tokens}
+        if self.note:
+            d["note"] = self.note
+        return d
 
     @classmethod
     def from_json(cls, d: dict) -> WordTokenizer:
-        return cls(d["tokens"], int(d.get("max_vocab", len(d["tokens"]))))
+        return cls(d["tokens"], int(d.get("max_vocab", len(d["tokens"]))), d.get("note"))
 
 
 # --------------------------------------------------------------------------- BPE
@@ -378,12 +431,12 @@ class BPETokenizer(_Base):
     @classmethod
     def train(
         cls,
-        text: str,
+        text,
         vocab_size: int = DEFAULT_BPE_VOCAB,
         progress: ProgressFn | None = None,
         cancel=None,
     ) -> BPETokenizer:
-        """Learn ``vocab_size - 256`` merges from ``text``.
+        """Learn ``vocab_size - 256`` merges from ``text`` (a str, or a Corpus: a sample of a big one).
 
         ``progress(done_merges, total_merges)`` is called at most every 50 ms; ``cancel`` is
         any object with ``is_set()`` (a threading or multiprocessing Event), polled every merge.
@@ -401,15 +454,19 @@ class BPETokenizer(_Base):
                 "500–4,000 suits a small model.",
             )
         n_merges = vocab_size - 256
-        word_counts = pretokenize_counts(text, regex.compile(BPE_PATTERN), cancel)
+        pattern = regex.compile(BPE_PATTERN)
+        pieces, sample_note = _training_pieces(text)
+        word_counts: Counter = Counter()
+        for piece in pieces:
+            word_counts.update(pretokenize_counts(piece, pattern, cancel))
         merges = train_bpe(word_counts, n_merges, progress, cancel)
-        note = None
+        notes = [sample_note] if sample_note else []
         if len(merges) < n_merges:
-            note = (
+            notes.append(
                 f"The text ran out of pairs to merge after {len(merges):,} merges, so the vocabulary "
                 f"has {256 + len(merges):,} tokens instead of {vocab_size:,}."
             )
-        return cls(merges, BPE_PATTERN, note)
+        return cls(merges, BPE_PATTERN, " ".join(notes) or None)
 
     def token_bytes(self, token_id: int) -> bytes:
         return self._bytes[_check_ids([token_id], self.vocab_size, "BPE")[0]]
@@ -597,12 +654,13 @@ def pretrained_status(name: str, timeout: float = 3.0) -> tuple[bool, str]:
 
 def train_tokenizer(
     kind: str,
-    text: str,
+    text,
     vocab_size: int | None = None,
     progress: ProgressFn | None = None,
     cancel=None,
 ) -> Tokenizer:
-    """Build a tokenizer of ``kind`` for ``text``.
+    """Build a tokenizer of ``kind`` for ``text``: a str, or a Corpus, read chunk by chunk
+    (characters over all of it; words and BPE over a sample of a big one, see TRAIN_SAMPLE_CHARS).
 
     ``vocab_size`` is the BPE vocabulary (default 512) or the word cap (default 5,000); the
     character tokenizer and the pretrained encodings ignore it (and the text).

@@ -15,6 +15,10 @@ from ``latest.pt`` continues exactly as if it had never stopped.
 
 Setup problems (a corpus that changed, a model too large...) raise a PlaygroundError on the
 first ``next()``; problems once training has started end the stream with ``Finished``.
+
+Bigger machines: on CUDA the forward pass autocasts to bf16 (core/precision.py); a step can add
+up ``grad_accum`` micro-batches; under torchrun every rank runs a Trainer, DDP averages their
+gradients and rank 0 alone writes the run (core/distributed.py).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from typing import Any
 
 import torch
 
-from playground.core import atomic, devices, run_lock
+from playground.core import atomic, devices, distributed, precision, run_lock
 from playground.core import model as model_mod
 from playground.core.batches import TokenBatches
 from playground.core.checkpoint import Run
@@ -82,8 +86,13 @@ def _set_python_rng_state(state: list) -> None:
 class Trainer:
     """Trains ``run``'s model on ``corpus`` (or, when None, on the corpus its record names)."""
 
-    def __init__(self, run: Run, corpus=None, *, pause=None, stop=None, resume: bool = False) -> None:
-        self._run = run
+    def __init__(self, run: Run, corpus=None, *, pause=None, stop=None, resume: bool = False,
+                 force: bool = False) -> None:
+        # Under torchrun every rank trains; rank 0 alone writes the run (core/distributed.py).
+        self.dist = distributed.from_env()
+        self._run = run if self.dist.is_main else distributed.FollowerRun(run)
+        self.force = force  # train a model this machine is too slow for (devices.check_speed)
+        self.tokenizing_progress = None  # (done, total) while a new text is tokenized into the cache
         self.corpus = corpus
         self.pause = pause
         self.stop = stop
@@ -130,7 +139,7 @@ class Trainer:
             raise CheckpointError(f"Run '{self._run.name}' has no checkpoint to resume from.",
                                   "Start it from the beginning instead.")
         # A trainer killed mid-save (SIGKILL, power loss) left its temporary files; we hold the lock.
-        for folder in (self._run.path, self._run.checkpoints_dir):
+        for folder in (self._run.path, self._run.checkpoints_dir) if self.dist.is_main else ():
             atomic.remove_stale_temps(folder)
         self._check_corpus()
         if not resuming:  # from step 0: rows an attempt logged before its first checkpoint go
@@ -141,45 +150,55 @@ class Trainer:
                 f"The tokenizer has {tokenizer.vocab_size} tokens but the model only {self.model_cfg.vocab_size}.",
                 "Set the model's vocabulary size to the tokenizer's.")
         self.tokenizer = tokenizer
-        self.device = devices.pick_device(cfg.device)
+        self.device = distributed.device_for(self.dist, devices.pick_device(cfg.device))
         devices.check_fits(self.model_cfg, cfg.batch_size, self.device)
+        if not resuming:  # a run already under way was allowed once
+            devices.check_speed(self.model_cfg, cfg, self.device, force=self.force)
 
         self.data = self._load_data(tokenizer)
 
         torch.manual_seed(cfg.seed)  # weight init and dropout
         random.seed(cfg.seed)
-        self.batch_gen = torch.Generator().manual_seed(cfg.seed)  # training batches only
+        # Each rank its own batches (rank 0: the run's seed); every rank builds the same weights.
+        self.batch_gen = torch.Generator().manual_seed(distributed.batch_seed(cfg.seed, self.dist.rank))
         self.model = model_mod.build_model(self.model_cfg).to(self.device)
         self.model.train()
+        if self.dist.rank:
+            torch.manual_seed(distributed.batch_seed(cfg.seed, self.dist.rank))  # dropout masks differ too
         self.optimizer = make_optimizer(self.model, cfg, self.device)
-
-        if self.device.type == "cuda":
-            torch.backends.cuda.matmul.allow_tf32 = True
-            torch.backends.cudnn.allow_tf32 = True
-            bf16 = torch.cuda.is_bf16_supported()
-            self.autocast = torch.autocast("cuda", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
-        else:
-            self.autocast = contextlib.nullcontext()
+        # bf16 autocast on CUDA (fp16 + loss scaling on older GPUs), TF32; fp32 on CPU and MPS.
+        self.autocast, self.scaler, precision_name = precision.for_device(self.device)
 
         if resuming:
             self._restore(self._run.load_latest(map_location="cpu"))
-        self.forward = self._maybe_compile()
-        self._run.update(status="training", device=self.device.type,
-                         device_description=devices.device_description(self.device), message=None)
+        self._compiled = False
+        self.forward = distributed.wrap(self.dist, self._maybe_compile(), self.device)
+        extra = {"processes": self.dist.world_size} if self.dist.enabled else {}
+        self._run.update(status="training", device=self.device.type, precision=precision_name,
+                         device_description=devices.device_description(self.device), message=None, **extra)
         return resuming
 
     def _load_data(self, tokenizer) -> TokenBatches:
         """The batches this run trains on (checks first that the text is long enough)."""
         cfg = self.cfg
-        # The corpus as one tensor of ids; validation is its end, as in nanoGPT.
-        ids = torch.tensor(tokenizer.encode(self.corpus.text), dtype=torch.long)  # (N,)
-        n_train = int(len(ids) * cfg.split)
+        if self.model_cfg.is_encoder_decoder:  # sentence pairs: (source, target in, target out)
+            from playground.core.pairs import pair_batches
+
+            return pair_batches(self.corpus.text, tokenizer, self.model_cfg.context_length, cfg.batch_size,
+                                cfg.split, self.device)
+        from playground.core import token_cache
         from playground.core.corpus import check_trainable
 
+        # The corpus as ids in a memory-mapped token file, made once per (corpus, tokenizer) in
+        # the cache, chunk by chunk; validation is its end, as in nanoGPT. Stop pressed while it is
+        # made cancels it; a stop already set keeps its meaning (step 0 is saved, then it stops).
+        cancel = None if self.stop is None or self.stop.is_set() else self.stop
+        tokens = token_cache.token_file(self.corpus, tokenizer, progress=self.tokenizing_progress, cancel=cancel)
+        n_train = int(tokens.tokens * cfg.split)
         T = self.model_cfg.context_length
-        check_trainable(n_train, len(ids) - n_train, T, cfg.batch_size, split=cfg.split,
-                        chars_per_token=len(self.corpus.text) / max(1, len(ids)))
-        return TokenBatches(ids[:n_train], ids[n_train:], T, cfg.batch_size, self.device)
+        check_trainable(n_train, tokens.tokens - n_train, T, cfg.batch_size, split=cfg.split,
+                        chars_per_token=tokens.chars / max(1, tokens.tokens))
+        return TokenBatches(tokens.mapped(0, n_train), tokens.mapped(n_train), T, cfg.batch_size, self.device)
 
     def _maybe_compile(self):
         if not self.cfg.compile:
@@ -189,7 +208,9 @@ class Trainer:
         configure_compile_cache()
         self.notes.append(COMPILING_NOTE)
         try:
-            return torch.compile(self.model)
+            compiled = torch.compile(self.model)
+            self._compiled = True
+            return compiled
         except Exception as exc:  # noqa: BLE001 - any failure means: train uncompiled
             self._compile_failed(exc)
             return self.model
@@ -209,6 +230,9 @@ class Trainer:
             raise CheckpointError(f"latest.pt of run '{self._run.name}' does not match its model.",
                                   "Train the run again.") from exc
         rng = state.get("rng", {})
+        if self.dist.rank:  # under torchrun: this rank's own generators, when it had a place before
+            ranks = state.get("rng_ranks") or []
+            rng = ranks[self.dist.rank] if self.dist.rank < len(ranks) else self._fresh_rng(int(state["step"]))
         if "torch" in rng:
             torch.set_rng_state(rng["torch"])
         if rng.get("cuda") and self.device.type == "cuda":
@@ -217,6 +241,8 @@ class Trainer:
             _set_python_rng_state(rng["python"])
         if "batch" in rng:
             self.batch_gen.set_state(rng["batch"])
+        if state.get("scaler") and self.scaler.is_enabled():
+            self.scaler.load_state_dict(state["scaler"])
         self.step = int(state["step"])
         self._last_saved = self.step
         self.best_val_loss = state.get("best_val_loss")
@@ -226,12 +252,24 @@ class Trainer:
         self._run.truncate_metrics(self.step)
         self.notes.append(f"Resumed from step {self.step}.")
 
+    def _fresh_rng(self, step: int) -> dict:
+        """Generators for a rank the saved run did not have (resumed on more processes)."""
+        seed = distributed.batch_seed(self.cfg.seed, self.dist.rank) + step
+        return {"torch": torch.Generator().manual_seed(seed).get_state(),
+                "batch": torch.Generator().manual_seed(seed + 1).get_state()}
+
     def _state(self) -> dict:
         rng = {"torch": torch.get_rng_state(), "python": _python_rng_state(), "batch": self.batch_gen.get_state(),
                "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []}
-        return {"step": self.step, "model": _weights(self.model), "optimizer": self.optimizer.state_dict(),
-                "rng": rng, "val_loss": self.last_val_loss, "best_val_loss": self.best_val_loss,
-                "elapsed": self._elapsed()}
+        state = {"step": self.step, "model": _weights(self.model), "optimizer": self.optimizer.state_dict(),
+                 "rng": rng, "val_loss": self.last_val_loss, "best_val_loss": self.best_val_loss,
+                 "elapsed": self._elapsed()}
+        if self.scaler.is_enabled():
+            state["scaler"] = self.scaler.state_dict()
+        if self.dist.enabled:  # every rank's generators (a collective: all ranks save together)
+            state["rng_ranks"] = distributed.gather(self.dist, rng)
+            state["processes"] = self.dist.world_size
+        return state
 
     # ---- pieces of the loop
 
@@ -263,6 +301,15 @@ class Trainer:
         from playground.core.generate import stream_tokens
 
         tok = self.tokenizer
+        if self.model_cfg.is_encoder_decoder:  # the first validation source and its translation
+            from playground.core.translate import sample_translation
+
+            self.model.eval()
+            try:
+                with self._rng_guard(), torch.no_grad():
+                    return sample_translation(self.model, tok, self.data.sample_source, self.cfg.sample_tokens)
+            finally:
+                self.model.train()
         try:
             newline = tok.encode("\n")
         except PlaygroundError:
@@ -297,7 +344,8 @@ class Trainer:
         return Finished(reason, self.step, message, suggest={"nan": "lr", "oom": "batch_size"}.get(reason))
 
     def _eval_and_save(self) -> Iterator[Event]:
-        train_loss, val_loss = self._evaluate()
+        # Ranks hold the same weights; agreeing on the numbers keeps their decisions (NaN) one.
+        train_loss, val_loss = distributed.agree(self.dist, list(self._evaluate()), self.device)
         if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
             self._nan = True
             return
@@ -308,7 +356,7 @@ class Trainer:
                                   "val_loss": val_loss, "time": self._elapsed()})
         yield Eval(self.step, train_loss, val_loss)
         yield Checkpointed(self.step, self._checkpoint())
-        if self.cfg.sample_tokens and self.cfg.sample_interval is None:
+        if self.cfg.sample_tokens and self.cfg.sample_interval is None and self.dist.is_main:
             yield Sample(self.step, self._sample_or_note())
 
     def _sample_or_note(self) -> str:
@@ -389,18 +437,64 @@ class Trainer:
                 with contextlib.suppress(Exception):
                     run.update(status="stopped")
 
+    def _forward_backward(self, batch: tuple) -> torch.Tensor:
+        """One micro-batch's loss, its gradients added to the parameters' (scaled for fp16)."""
+        n = self.cfg.grad_accum
+        try:
+            with self.autocast:
+                loss = self.forward(*batch).loss  # ()
+            self.scaler.scale(loss / n if n > 1 else loss).backward()  # a step's gradient: the mean
+        except Exception as exc:
+            if not self._compiled or _is_oom(exc):
+                raise
+            self._compile_failed(exc)  # torch.compile fails lazily, at the first forward/backward
+            self._compiled = False
+            self.forward = distributed.wrap(self.dist, self.model, self.device)
+            self.optimizer.zero_grad(set_to_none=True)
+            with self.autocast:
+                loss = self.forward(*batch).loss  # ()
+            self.scaler.scale(loss / n if n > 1 else loss).backward()
+        return loss
+
+    def _accumulate(self) -> float:
+        """Gradients of grad_accum micro-batches; returns their mean loss (over every rank).
+
+        DDP averages the gradients across ranks once, after the last micro-batch. The loss and
+        the stop request travel in one all-reduce, so every rank ends at the same step.
+        """
+        n = self.cfg.grad_accum
+        total = None
+        for micro in range(n):
+            batch = self.data.batch("train", self.batch_gen)  # (B, T), (B, T) for a GPT
+            with distributed.no_sync(self.forward, sync=micro == n - 1):
+                loss = self._forward_backward(batch).detach()  # ()
+            total = loss if total is None else total + loss  # ()
+        if not self.dist.enabled:
+            return total.item() / n if n > 1 else total.item()  # the one host sync per step
+        stop = self.stop is not None and self.stop.is_set()
+        mean, stops = distributed.agree(self.dist, [total.item() / n, float(stop)], self.device)
+        self._stop_agreed = stops > 0
+        return mean
+
+    def _stop_requested(self) -> bool:
+        if self.dist.enabled:
+            return self._stop_agreed  # what every rank heard after the last step
+        return self.stop is not None and self.stop.is_set()
+
     def _loop(self) -> Iterator[Event]:
         cfg, run = self.cfg, self._run
-        model, opt = self.model, self.optimizer
+        opt = self.optimizer
         params = [p for g in opt.param_groups for p in g["params"]]
-        tokens_per_step = self.data.tokens_per_batch
+        # Tokens one optimizer step learns from: every micro-batch of every rank.
+        tokens_per_step = self.data.tokens_per_batch * cfg.grad_accum * self.dist.world_size
         tps = 0.0
-        pause, stop = self.pause, self.stop
+        pause = self.pause
+        self._stop_agreed = False
         if self._nan:
             yield self._finish("nan", self._nan_message(), "failed")
             return
         while self.step < cfg.iters:
-            if stop is not None and stop.is_set():
+            if self._stop_requested():
                 if self._last_saved != self.step:
                     yield Checkpointed(self.step, self._checkpoint())
                 yield self._finish("stopped", f"Stopped at step {self.step} of {cfg.iters}; "
@@ -414,29 +508,18 @@ class Trainer:
             lr = lr_at(cfg, self.step)
             for group in opt.param_groups:
                 group["lr"] = lr
-            batch = self.data.batch("train", self.batch_gen)  # (B, T), (B, T) for a GPT
-            try:
-                with self.autocast:
-                    loss = self.forward(*batch).loss  # ()
-                loss.backward()
-            except Exception as exc:
-                if self.forward is model or _is_oom(exc):
-                    raise
-                self._compile_failed(exc)  # torch.compile fails lazily, at the first forward/backward
-                yield Note(self.step, self.notes.pop())
-                self.forward = model
-                opt.zero_grad(set_to_none=True)
-                with self.autocast:
-                    loss = model(*batch).loss  # ()
-                loss.backward()
-            loss_value = loss.item()  # the one host sync per step
+            loss_value = self._accumulate()
+            while self.notes:  # torch.compile gave up during this step
+                yield Note(self.step, self.notes.pop(0))
             if not math.isfinite(loss_value):
                 self.step += 1
                 yield self._finish("nan", self._nan_message(), "failed")  # bad weights never saved
                 return
+            self.scaler.unscale_(opt)  # fp16: clip the true gradients, not the scaled ones
             if cfg.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            opt.step()
+            self.scaler.step(opt)  # fp16: skipped when a gradient overflowed
+            self.scaler.update()
             opt.zero_grad(set_to_none=True)
             self.step += 1
             dt = time.perf_counter() - t0

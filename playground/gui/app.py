@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from playground import __version__, paths, settings
 from playground.core import checkpoint
+from playground.desktop import resource_path
 from playground.errors import PlaygroundError
 from playground.gui import device_probe, workers
 from playground.gui.device_probe import DeviceInfo
@@ -40,7 +41,6 @@ from playground.gui.ui import report_unexpected
 
 APP_TITLE = "LLM Playground"
 MAX_RECENT = 8
-SMOKE_MS = 1500
 START_DELAY_MS = 50
 DEVICE_CHECKING = "Device: checking…"
 TORCH_MISSING = "not installed"
@@ -49,24 +49,6 @@ RUN_FILTER = "Runs (*.zip run.json);;Exported runs (*.zip);;Run folders (run.jso
 
 
 # ------------------------------------------------------------------------------ resources
-
-
-def resource_dirs() -> list[Path]:
-    """Where the icon and other resources may live: frozen bundle, package, source checkout."""
-    here = Path(__file__).resolve()
-    dirs = []
-    if getattr(sys, "frozen", False) and hasattr(sys, "_MEIPASS"):
-        dirs.append(Path(sys._MEIPASS) / "resources")  # type: ignore[attr-defined]
-    dirs += [here.parents[1] / "resources", here.parents[2] / "resources"]
-    return dirs
-
-
-def resource_path(name: str) -> Path | None:
-    for folder in resource_dirs():
-        candidate = folder / name
-        if candidate.exists():
-            return candidate
-    return None
 
 
 def app_icon() -> QIcon:
@@ -99,7 +81,8 @@ def corpus_spec_label(spec: str) -> str:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, *, probe_device: bool = True, load_initial: bool = True) -> None:
+    def __init__(self, *, probe_device: bool = True, load_initial: bool = True,
+                 first_start_tour: bool = False) -> None:
         super().__init__()
         self.setWindowTitle(APP_TITLE)
         self.setWindowIcon(app_icon())
@@ -120,6 +103,10 @@ class MainWindow(QMainWindow):
         self.corpus_tab = self.tab_widgets[0]
         self.tokenizer_tab = self.tab_widgets[1]
         self._set_tab_tooltips()
+        from playground.gui.lesson_hooks import ActivityWatcher  # what the missions check, from the start
+
+        self.activity_watcher = ActivityWatcher(self)
+        self.lessons = None  # the Lessons dock (gui/lessons.py), made on first use
 
         self._build_status_bar()
         self._build_menus()
@@ -139,6 +126,12 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(START_DELAY_MS, self._load_initial)
         if probe_device:
             QTimer.singleShot(START_DELAY_MS + 400, self._start_device_probe)
+        self.tour_timer: QTimer | None = None  # the first-start tour, after the first paint
+        if first_start_tour and not settings.get("tour_seen"):
+            self.tour_timer = QTimer(self)
+            self.tour_timer.setSingleShot(True)
+            self.tour_timer.timeout.connect(self.start_tour)
+            self.tour_timer.start(START_DELAY_MS + 600)
 
     @Slot()
     def _load_initial(self) -> None:
@@ -225,16 +218,35 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addMenu(self.recent_menu)
         file_menu.addSeparator()
+        # The lab report (gui/lab_report.py, made on first use: it imports numpy).
+        self._lab_report = None
+        self.lab_report_action = QAction("Export &lab report…", self)
+        self.lab_report_action.setToolTip("The current run's settings, loss curves, samples, attention "
+                                          "grid, pinned heads and missions in one web page to hand in")
+        self.lab_report_action.triggered.connect(self.export_lab_report)
+        file_menu.addAction(self.lab_report_action)
+        self.lab_report_pdf_action = QAction("Export lab report as &PDF…", self)
+        self.lab_report_pdf_action.setToolTip("The same lab report, printed to a PDF file")
+        self.lab_report_pdf_action.triggered.connect(self.export_lab_report_pdf)
+        file_menu.addAction(self.lab_report_pdf_action)
+        file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
 
-        help_menu = self.menuBar().addMenu("&Help")
+        help_menu = self.help_menu = self.menuBar().addMenu("&Help")
         glossary = QAction("&Glossary", self)
         glossary.setShortcut(QKeySequence.HelpContents)
         glossary.triggered.connect(self.show_glossary)
         help_menu.addAction(glossary)
+        self.lessons_action = QAction("&Lessons…", self)
+        self.lessons_action.setToolTip("Missions that set up an experiment and check your own results")
+        self.lessons_action.triggered.connect(lambda: self.show_lessons())
+        help_menu.addAction(self.lessons_action)
+        self.tour_action = QAction("Take the &tour", self)
+        self.tour_action.triggered.connect(self.start_tour)
+        help_menu.addAction(self.tour_action)
         about = QAction("&About LLM Playground", self)
         about.triggered.connect(self.show_about)
         help_menu.addAction(about)
@@ -324,6 +336,21 @@ class MainWindow(QMainWindow):
             self.show_tab("Corpus")
             self.corpus_tab.load_spec(str(action.data()))
 
+    def lab_report(self):
+        if self._lab_report is None:
+            from playground.gui.lab_report import LabReport
+
+            self._lab_report = LabReport(self)
+        return self._lab_report
+
+    @Slot()
+    def export_lab_report(self) -> None:
+        self.lab_report().export_dialog()
+
+    @Slot()
+    def export_lab_report_pdf(self) -> None:
+        self.lab_report().export_pdf_dialog()
+
     @Slot()
     def show_glossary(self) -> None:
         from playground.gui.glossary import GlossaryDialog, term_here
@@ -338,6 +365,26 @@ class MainWindow(QMainWindow):
         self._glossary.raise_()
         self._glossary.activateWindow()
         return self._glossary
+
+    @Slot()
+    def show_lessons(self, mission_id: str | None = None):
+        """The Lessons side panel: the list of missions, or ``mission_id`` open."""
+        from playground.gui.lessons import LessonsDock
+
+        if self.lessons is None:
+            self.lessons = LessonsDock(self)
+            self.addDockWidget(Qt.RightDockWidgetArea, self.lessons)
+        if mission_id:
+            self.lessons.open_mission(mission_id)
+        self.lessons.show()
+        self.lessons.raise_()
+        return self.lessons
+
+    @Slot()
+    def start_tour(self):
+        from playground.gui.tour import start_tour
+
+        return start_tour(self)
 
     def about_text(self) -> str:
         from importlib import metadata
@@ -371,7 +418,7 @@ class MainWindow(QMainWindow):
         if corpus is None:
             self.corpus_label.setText("Corpus: none")
             return
-        self.corpus_label.setText(f"Corpus: {corpus.name} · {len(corpus.text):,} characters")
+        self.corpus_label.setText(f"Corpus: {corpus.name} · {corpus.chars:,} characters")
         spec = corpus.source
         if spec and spec != "pasted":
             recent = [s for s in (settings.get("recent_corpora") or []) if s != spec]
@@ -445,6 +492,8 @@ class MainWindow(QMainWindow):
         for tab in self.tab_widgets:
             if hasattr(tab, "shutdown"):
                 tab.shutdown()
+        if self.lessons is not None:
+            self.lessons.shutdown()
         workers.shutdown(self)
         if self._glossary is not None:
             self._glossary.close()
@@ -471,7 +520,8 @@ def check_display() -> None:
 def run_app(argv: list[str] | None = None, smoke: bool = False) -> int:
     """Create the QApplication and the main window, run the event loop, return the exit code.
 
-    With ``smoke`` the loop runs ~1.5 s and the app exits 0 (a start-up check). With the
+    With ``smoke`` the start-up check of gui/smoke.py runs instead of the event loop (exit 0 when
+    every tab worked, 1 otherwise). With the
     environment variable ``PLAYGROUND_STARTUP_PROBE`` set, the app prints ``window-shown <time>``
     once the window has been shown and painted, then quits (``playground bench startup``).
     """
@@ -482,7 +532,8 @@ def run_app(argv: list[str] | None = None, smoke: bool = False) -> int:
     app.setDesktopFileName("llm-playground")
     app.setWindowIcon(app_icon())
     install_excepthook()
-    window = MainWindow()
+    # The first-start tour, never under --smoke or the start-up benchmark (nothing may wait on it).
+    window = MainWindow(first_start_tour=not smoke and not os.environ.get("PLAYGROUND_STARTUP_PROBE"))
     window.show()
     if os.environ.get("PLAYGROUND_STARTUP_PROBE"):
         def visible() -> None:
@@ -491,7 +542,9 @@ def run_app(argv: list[str] | None = None, smoke: bool = False) -> int:
 
         QTimer.singleShot(0, visible)  # runs after the first show/paint events were processed
     elif smoke:
-        QTimer.singleShot(SMOKE_MS, app.quit)
+        from playground.gui import smoke as smoke_check
+
+        return smoke_check.run(app, window)
     code = app.exec()
     window.close()
-    return 0 if smoke else code
+    return code

@@ -25,7 +25,11 @@ from playground.gui import child_process
 BIG_TEXT = 4_000_000  # characters; above this, training runs in a child process
 
 
-def train_corpus_tokenizers(text: str, word_cap: int, progress=None) -> tuple[dict, dict]:
+# ``text`` below is a str or a core.corpus.Corpus: a big file's Corpus pickles without its text
+# and is read again, chunk by chunk, in the child.
+
+
+def train_corpus_tokenizers(text: Any, word_cap: int, progress=None) -> tuple[dict, dict]:
     from playground.core import tokenizers as tk
 
     char = tk.CharTokenizer.train(text)
@@ -33,13 +37,13 @@ def train_corpus_tokenizers(text: str, word_cap: int, progress=None) -> tuple[di
     return char.to_json(), word.to_json()
 
 
-def train_word(text: str, word_cap: int, progress=None) -> dict:
+def train_word(text: Any, word_cap: int, progress=None) -> dict:
     from playground.core import tokenizers as tk
 
     return tk.WordTokenizer.train(text, word_cap).to_json()
 
 
-def train_bpe(text: str, vocab_size: int, progress=None) -> dict:
+def train_bpe(text: Any, vocab_size: int, progress=None) -> dict:
     from playground.core import tokenizers as tk
 
     return tk.BPETokenizer.train(text, vocab_size, progress=progress).to_json()

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from playground.core import activity
 from playground.core.positions_experiment import PositionsResult, ShuffleScore
 from playground.errors import Cancelled
 from playground.gui import child_jobs, ui, workers
@@ -175,7 +176,7 @@ class PositionsDialog(QDialog):
             self.message.show_text("Choose a corpus and a tokenizer first: the models learn from them.",
                                    ui.WARNING)
             return
-        text, iters = corpus.text[:MAX_CHARS], self.iters_spin.value()
+        text, iters = corpus.preview(MAX_CHARS), self.iters_spin.value()
         tokenizer_json = tokenizer.to_json()
 
         def work(progress, cancel):
@@ -188,7 +189,7 @@ class PositionsDialog(QDialog):
         self.losses_label.clear()
         self.shuffle_label.clear()
         note = f"Training on {corpus.name} with {tokenizer.describe()}"
-        if len(corpus.text) > MAX_CHARS:
+        if corpus.chars > MAX_CHARS:
             note += f" (its first {MAX_CHARS:,} characters)"
         if tokenizer.vocab_size > BIG_VOCAB:
             note += (f". With {tokenizer.vocab_size:,} tokens the models are mostly embedding tables: "
@@ -242,6 +243,9 @@ class PositionsDialog(QDialog):
             self.losses_label.setText(
                 f"Validation loss after {self._iters_of_job:,} steps (lower is better): {parts}.")
         self.shuffle_label.setText(self._shuffle_html(result.shuffles))
+        activity.record(activity.POSITIONS_COMPARED, corpus=self._source[0].name if self._source else None,
+                        positionals=list(result.curves), p_last=[round(s.p_last, 6) for s in result.shuffles],
+                        p_last_shuffled=[round(s.p_last_shuffled, 6) for s in result.shuffles])
 
     def _shuffle_html(self, shuffles: list[ShuffleScore]) -> str:
         if not shuffles:

@@ -272,12 +272,27 @@ def _train(out: _Outbox, settings: ChildSettings, task: TrainTask, pause, stop,
 
         trainer = train.Trainer(run, task.corpus, pause=probe, stop=stop, resume=task.resume)
         probe.step = lambda: trainer.step
+        trainer.tokenizing_progress = _tokenizing_notes(out)
         out.put(Started(os.getpid()), flush=True)
         for event in trainer.run():
             out.put(event, flush=not isinstance(event, events.Step))
         # Stopped because the window is gone (killed, crashed): the next start offers to resume.
         if (orphaned.is_set() or out.broken) and run.status == "stopped":
             run.update(touch=False, interrupted=True)
+
+
+def _tokenizing_notes(out: _Outbox, every_s: float = 0.5):
+    """A big text is tokenized once into the cache before the first step: say how far, twice a second."""
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= every_s or done >= total:
+            last[0] = now
+            out.put(events.Note(0, f"Tokenizing the text once (kept for later runs): {done / max(1, total):.0%}"),
+                    flush=True)
+
+    return progress
 
 
 def _spawn(settings: ChildSettings, task, pause, stop) -> child_process.ChildProcess:

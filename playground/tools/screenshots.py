@@ -1,10 +1,17 @@
-"""Render every tab with realistic content to PNG files (for the README and for looking at).
+"""Render the app's windows with realistic content to PNG files (the README's pictures).
 
+    python -m playground.tools.screenshots docs/screenshots --all    # every README picture
     python -m playground.tools.screenshots OUTDIR [--corpus SPEC] [--vocab 300] [--size 1280x800]
 
-Run it under a real X server (``xvfb-run -a -s "-screen 0 1280x800x24" ...``) to see what a
-student sees; offscreen works too. It uses a fresh, temporary PLAYGROUND_HOME unless one is
-set, so your own settings are neither used nor changed.
+``--all`` trains the runs the pictures show (README_RUNS, with the command line) and takes every
+picture from a real window; without it, only the Corpus, Tokenizer and Model tabs, which need no
+trained run. Run it under an X server to see what a student sees::
+
+    xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python -m playground.tools.screenshots docs/screenshots --all
+
+(offscreen works too). It uses a fresh, temporary PLAYGROUND_HOME unless one is set or ``--home``
+is given, so your own settings and runs are neither used nor changed. The forward-pass pictures
+are in screenshots_forward.py, which ``--all`` runs too.
 """
 
 from __future__ import annotations
@@ -47,8 +54,9 @@ def _save(widget, path: Path, max_kb: int = 300) -> Path:
     return path
 
 
-def take(outdir: Path, corpus: str | None, vocab: int, size: tuple[int, int]) -> list[Path]:
-    from PySide6.QtCore import Qt
+def open_window(size: tuple[int, int], ready: str = "corpus"):
+    """(app, window): the app's main window at ``size``, shown, once its first corpus has loaded
+    (``ready="tokenizer"``: and its tokenizer too)."""
     from PySide6.QtWidgets import QApplication
 
     from playground.gui.app import MainWindow, app_icon
@@ -58,6 +66,28 @@ def take(outdir: Path, corpus: str | None, vocab: int, size: tuple[int, int]) ->
     window = MainWindow()
     window.resize(*size)
     window.show()
+    _wait(app, lambda: window.state.corpus is not None and not window.corpus_tab.busy
+          and not window.tokenizer_tab.busy and (ready != "tokenizer" or window.state.tokenizer is not None))
+    return app, window
+
+
+def open_run(app, window, name: str) -> None:
+    """Make run ``name`` the app's current run, with its own built-in corpus loaded."""
+    from playground.core.checkpoint import Run
+
+    run = Run.open(name)
+    source = run.corpus_record.get("source", "")
+    if source.startswith("builtin:") and window.state.corpus.source != source:
+        window.corpus_tab.load_spec(source)  # the status bar then names the run's own corpus
+        _wait(app, lambda: window.state.corpus.source == source and not window.corpus_tab.busy
+              and not window.tokenizer_tab.busy)
+    window.state.set_run(run)
+
+
+def take(outdir: Path, corpus: str | None, vocab: int, size: tuple[int, int]) -> list[Path]:
+    from PySide6.QtCore import Qt
+
+    app, window = open_window(size)
     corpus_tab, tok_tab = window.corpus_tab, window.tokenizer_tab
 
     def idle() -> bool:
@@ -98,12 +128,7 @@ def take(outdir: Path, corpus: str | None, vocab: int, size: tuple[int, int]) ->
     _wait(app, lambda: True, settle_ms=300)
     shots.append(_save(window, outdir / "tokenizer-vocabulary.png"))
     tok_tab.inner_tabs.setCurrentIndex(0)
-
-    for title in ("Model", "Train", "Attention", "Generate"):
-        index = [window.tabs.tabText(i) for i in range(window.tabs.count())].index(title)
-        window.tabs.setCurrentIndex(index)
-        _wait(app, lambda: True, settle_ms=150)
-        shots.append(_save(window, outdir / f"{title.lower()}.png"))
+    # The later tabs are pictured with trained runs (take_all), not empty.
     shots.append(model_shot(app, window, outdir))
     window.show_tab("Corpus")
     window.close()
@@ -148,55 +173,32 @@ def model_shot(app, window, outdir: Path) -> Path:
 
 
 def take_attention(outdir: Path, run: str = "latest", size: tuple[int, int] = (1280, 800),
-                   text: str | None = None, head: tuple[int, int] = (1, 0), query: int | None = None,
+                   text: str | None = None, head: tuple[int, int] | None = None, query: int | None = None,
                    step: int | None = None, embeddings_run: str | None = None) -> list[Path]:
     """The Attention tab's README pictures, from a run already trained in PLAYGROUND_HOME:
     attention-grid.png, attention-large.png, attention-math.png (the whole step-by-step column)
     and embeddings.png (of ``embeddings_run`` when given: prose shows letter groups best).
-    ``head`` is (layer, head), 0-based; ``query`` a token position. The README's pictures::
-
-        export PLAYGROUND_HOME=/tmp/shots
-        playground train --corpus builtin:copy-lessons --tokenizer char --preset tiny \\
-            --iters 1500 --batch 32 --lr 3e-3 --name copy-lessons-tiny
-        playground train --corpus builtin:python-docs --tokenizer char --preset tiny \\
-            --iters 2000 --batch 32 --lr 3e-3 --name python-docs-tiny
-        xvfb-run -a -s "-screen 0 1280x800x24" python -c "from pathlib import Path; \\
-            from playground.tools.screenshots import take_attention; \\
-            take_attention(Path('docs/screenshots'), 'copy-lessons-tiny', head=(1, 1), query=27, \\
-            text='xzpigselifddhsv|xzpigselifddhsv\\ncblwtavd', embeddings_run='python-docs-tiny')"
-    """
-    from PySide6.QtWidgets import QApplication
-
-    from playground.core.checkpoint import Run
-    from playground.gui.app import MainWindow, app_icon
-
-    app = QApplication.instance() or QApplication(["playground-screenshots"])
-    app.setWindowIcon(app_icon())
-    window = MainWindow()
-    window.resize(*size)
-    window.show()
-    _wait(app, lambda: not window.corpus_tab.busy and window.state.corpus is not None)
+    ``head`` is (layer, head), 0-based (default: the first head labelled induction on ``text``);
+    ``query`` a token position. ``take_all`` passes the README's choices."""
+    app, window = open_window(size)
     window.show_tab("Attention")
     tab = window.tabs.currentWidget()
 
     def ready() -> bool:
         return tab.run is not None and not tab.busy and tab.shown_key == tab.current_key()
 
-    def open_run(name: str) -> None:
-        the_run = Run.open(name)
-        source = the_run.corpus_record.get("source", "")
-        if source.startswith("builtin:") and window.state.corpus.source != source:
-            window.corpus_tab.load_spec(source)  # the status bar then names the run's own corpus
-            _wait(app, lambda: window.state.corpus.source == source and not window.corpus_tab.busy
-                  and not window.tokenizer_tab.busy)
-        window.state.set_run(the_run)
-        _wait(app, ready)
-
-    open_run(run)
+    open_run(app, window, run)
+    _wait(app, ready)
     if step is not None:
         tab.set_step(step)
     if text is not None:
         tab.set_text(text)
+    if head is None:  # which head learns induction depends on the run: take the one labelled so
+        _wait(app, ready)
+        labels = tab.captures.get(tab.current_key()).head_labels
+        found = [(lay, h) for lay, heads in enumerate(labels) for h, (name, _score) in enumerate(heads)
+                 if name == "induction"]
+        head = found[0] if found else (1, 0)
     tab.select_head(*head)
     if query is not None:
         tab.query = query
@@ -204,7 +206,8 @@ def take_attention(outdir: Path, run: str = "latest", size: tuple[int, int] = (1
     shots = []
     for index, name in ((0, "attention-grid.png"), (1, "attention-large.png"), (3, None), (5, "embeddings.png")):
         if index == 5 and embeddings_run is not None:
-            open_run(embeddings_run)
+            open_run(app, window, embeddings_run)
+            _wait(app, ready)
         tab.views.setCurrentIndex(index)
         if index == 1:
             tab.select_head(*head)
@@ -230,34 +233,25 @@ def take_attention(outdir: Path, run: str = "latest", size: tuple[int, int] = (1
     return shots
 
 
-def take_generate(outdir: Path, size: tuple[int, int] = (1280, 800), prompt: str = "The small fox ") -> list[Path]:
-    """generate.png, generate-step.png and score.png of the Generate tab.
-
-    Uses the newest run of PLAYGROUND_HOME (train one first, e.g. ``playground train --corpus
-    builtin:grammar-lessons --preset small --iters 600``)::
-
-        xvfb-run -a -s "-screen 0 1280x800x24" python -c \
-            "from pathlib import Path; from playground.tools.screenshots import take_generate; \
-             take_generate(Path('docs/screenshots'))"
-    """
-    from PySide6.QtWidgets import QApplication
-
+def take_generate(outdir: Path, size: tuple[int, int] = (1280, 800), prompt: str = "The small fox ",
+                  run: str | None = None) -> list[Path]:
+    """generate.png, generate-step.png and score.png of the Generate tab, with ``run`` (default:
+    the newest run of PLAYGROUND_HOME; the README's is ``playground train --corpus
+    builtin:grammar-lessons --preset small --iters 600``)."""
     from playground.core import checkpoint
-    from playground.gui.app import MainWindow, app_icon
 
     runs = checkpoint.list_runs()
     if not runs:
         raise SystemExit("No run in PLAYGROUND_HOME: train a model first.")
-    app = QApplication.instance() or QApplication(["playground-screenshots"])
-    app.setWindowIcon(app_icon())
-    window = MainWindow()
-    window.resize(*size)
-    window.show()
-    _wait(app, lambda: window.state.tokenizer is not None and not window.corpus_tab.busy)
-    window.state.set_run(runs[0])
+    app, window = open_window(size, ready="tokenizer")
+    if run is not None:
+        open_run(app, window, run)
+    else:
+        window.state.set_run(runs[0])
+    the_run = window.state.run
     window.show_tab("Generate")
-    tab = window.tab_widgets[[window.tabs.tabText(i) for i in range(window.tabs.count())].index("Generate")]
-    _wait(app, lambda: tab.cached_model(runs[0]) is not None and not tab.busy)
+    tab = window.tabs.currentWidget()
+    _wait(app, lambda: tab.cached_model(the_run) is not None and not tab.busy)
     outdir.mkdir(parents=True, exist_ok=True)
     shots = []
 
@@ -311,17 +305,8 @@ def take_train(outdir: Path, size: tuple[int, int] = (1280, 800), iters: int = 2
                at_step: int = 700) -> Path:
     """The Train tab mid-training (Tiny preset, default corpus), crosshair on a step; then stops."""
     from PySide6.QtCore import QPointF
-    from PySide6.QtWidgets import QApplication
 
-    from playground.gui.app import MainWindow, app_icon
-
-    app = QApplication.instance() or QApplication(["playground-screenshots"])
-    app.setWindowIcon(app_icon())
-    window = MainWindow()
-    window.resize(*size)
-    window.show()
-    _wait(app, lambda: window.state.tokenizer is not None and not window.corpus_tab.busy
-          and not window.tokenizer_tab.busy)
+    app, window = open_window(size, ready="tokenizer")
     window.show_tab("Train")
     tab = window.tabs.currentWidget()
     tab.set_train_values(iters=iters, eval_interval=100, batch_size=16, warmup=100)
@@ -340,10 +325,69 @@ def take_train(outdir: Path, size: tuple[int, int] = (1280, 800), iters: int = 2
     return shot
 
 
+# The runs the README's pictures show: name -> `playground train` options (take_all trains the
+# missing ones; about 10 minutes on two cores).
+README_RUNS = {
+    "copy-tiny": "--corpus builtin:copy-lessons --tokenizer char --preset tiny",
+    "python-docs-tiny": "--corpus builtin:python-docs --tokenizer char --preset tiny",
+    "grammar-small": "--corpus builtin:grammar-lessons --tokenizer char --preset small --iters 600",
+    "grammar-bigram": "--corpus builtin:grammar-lessons --tokenizer char --preset bigram --iters 500",
+    "grammar-char": "--corpus builtin:grammar-lessons --tokenizer char --preset tiny --iters 600",
+    "grammar-word": "--corpus builtin:grammar-lessons --tokenizer word --preset tiny --iters 300",
+}
+# A copy-lessons line written twice and the start of another: from the second copy on, the
+# induction head looks at the letter after the earlier occurrence (query 27: in the second copy).
+ATTENTION_TEXT = "xzpigselifddhsv|xzpigselifddhsv\ncblwtavd"
+ATTENTION_QUERY = 27
+
+
+QUICK_TRAIN = ["--iters", "40", "--eval-interval", "20"]  # --quick: the command checked, not the pictures
+
+
+def train_readme_runs(extra: list[str] | None = None) -> None:
+    """Train (with the command line, in PLAYGROUND_HOME) each README run that is not there yet;
+    ``extra`` options go last, so they win over the run's own."""
+    import shlex
+    import subprocess
+
+    from playground.core import checkpoint
+
+    have = {run.name for run in checkpoint.list_runs()}
+    for name, options in README_RUNS.items():
+        if name not in have:
+            print(f"training {name}: playground train {options}", flush=True)
+            subprocess.run([sys.executable, "-m", "playground", "train", *shlex.split(options),
+                            "--name", name, "--quiet", *(extra or [])], check=True)
+
+
+def take_all(outdir: Path, size: tuple[int, int] = (1280, 800), quick: bool = False) -> list[Path]:
+    """Every picture of the README, from real windows, after training the runs they show.
+    ``quick``: every run trained 40 steps only, to check the command in a few minutes."""
+    from playground.tools import screenshots_forward as fwd
+
+    train_readme_runs(QUICK_TRAIN if quick else None)
+    shots = take(outdir, None, 300, size)
+    shots.append(take_train(outdir, size, iters=60, at_step=30) if quick else take_train(outdir, size))
+    shots += take_attention(outdir, "copy-tiny", size, text=ATTENTION_TEXT, query=ATTENTION_QUERY,
+                            embeddings_run="python-docs-tiny")
+    shots += take_generate(outdir, size, run="grammar-small")
+    shots += fwd.take_forward(outdir, "copy-tiny", size, embeddings_run="grammar-char")
+    shots += fwd.take_bits(outdir, "grammar-char", "grammar-word", size)
+    shots.append(fwd.take_positions(outdir, size=size))
+    shots.append(fwd.take_bigram(outdir, "grammar-bigram", size))  # last: it widens the window
+    return shots
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m playground.tools.screenshots",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("outdir", type=Path)
+    parser.add_argument("--all", action="store_true",
+                        help="every README picture: trains the runs they show first (about 20 minutes)")
+    parser.add_argument("--quick", action="store_true",
+                        help="with --all: train each run 40 steps only (checks the command, not for the README)")
+    parser.add_argument("--home", type=Path,
+                        help="with --all: keep the trained runs in this PLAYGROUND_HOME and reuse them next time")
     parser.add_argument("--corpus", help="builtin:NAME or a path (default: the app's default)")
     parser.add_argument("--vocab", type=int, default=300, help="BPE vocabulary size (default 300)")
     parser.add_argument("--size", default="1280x800", help="window size WxH (default 1280x800)")
@@ -354,8 +398,15 @@ def main(argv: list[str] | None = None) -> int:
     ):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     with tempfile.TemporaryDirectory() as home:
+        # Your own settings and runs are neither used nor changed: a fresh home unless one is given.
+        if args.home is not None:
+            args.home.mkdir(parents=True, exist_ok=True)
+            os.environ["PLAYGROUND_HOME"] = str(args.home.resolve())
         os.environ.setdefault("PLAYGROUND_HOME", home)
-        take(args.outdir, args.corpus, args.vocab, (width, height))
+        if args.all:
+            take_all(args.outdir, (width, height), quick=args.quick)
+        else:
+            take(args.outdir, args.corpus, args.vocab, (width, height))
     return 0
 
 

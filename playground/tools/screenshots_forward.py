@@ -3,14 +3,9 @@
     python -m playground.tools.screenshots_forward OUTDIR [--run copy-tiny] [--bigram-run grammar-bigram]
         [--char-run grammar-char] [--word-run grammar-word] [--embeddings-run grammar-char]
 
-Each picture is taken from a real window (run it under ``xvfb-run -a -s "-screen 0 1280x1024x24"``)
-with PLAYGROUND_HOME pointing at the runs. To train them (about 3 minutes on two cores)::
-
-    export PLAYGROUND_HOME=/tmp/shots-home
-    playground train --corpus builtin:copy-lessons --tokenizer char --preset tiny --name copy-tiny
-    playground train --corpus builtin:grammar-lessons --tokenizer char --preset bigram --iters 500 --name grammar-bigram
-    playground train --corpus builtin:grammar-lessons --tokenizer char --preset tiny --iters 600 --name grammar-char
-    playground train --corpus builtin:grammar-lessons --tokenizer word --preset tiny --iters 300 --name grammar-word
+``python -m playground.tools.screenshots docs/screenshots --all`` trains the runs (its
+README_RUNS) and takes these pictures with all the others; this command alone takes them from a
+PLAYGROUND_HOME that holds the runs already, under ``xvfb-run -a -s "-screen 0 1280x800x24"``.
 
 Pictures: forward-math.png (residual add, LayerNorm, MLP and GELU), forward-logits.png (final
 LayerNorm, logits, softmax, loss), logit-lens.png, switch-off.png, embeddings-neighbours.png,
@@ -25,41 +20,13 @@ import os
 import sys
 from pathlib import Path
 
-from playground.tools.screenshots import _save, _wait
+from playground.tools.screenshots import _save, _wait, open_run, open_window
 
 # A copy-lessons line copied twice: from its second copy on, every letter can be read off the
 # first one (the induction heads' work), so the numbers at a copied letter are worth showing.
 COPY_TEXT = "mugsyhsvora|mugsyhsvora|mugsyhsvora\nubdnrnhc|ubdnrnhc|ubdnrnhc\n"  # two validation lines
 COPY_QUERY = 14  # the `g` of the second copy: `s` comes next (p 0.1 after the first `g`, 1.0 here)
 EMBED_TOKENS = ("a", "e", "i", "o", "s", "t")  # the nearest tokens of the first; all in the matrix
-
-
-def _window(size: tuple[int, int]):
-    from PySide6.QtWidgets import QApplication
-
-    from playground.gui.app import MainWindow, app_icon
-
-    app = QApplication.instance() or QApplication(["playground-screenshots"])
-    app.setWindowIcon(app_icon())
-    window = MainWindow()
-    window.resize(*size)
-    window.show()
-    _wait(app, lambda: window.state.corpus is not None and not window.corpus_tab.busy
-          and not window.tokenizer_tab.busy)
-    return app, window
-
-
-def _open_run(app, window, name: str) -> None:
-    """Make run ``name`` the app's current run, with its own built-in corpus loaded."""
-    from playground.core.checkpoint import Run
-
-    run = Run.open(name)
-    source = run.corpus_record.get("source", "")
-    if source.startswith("builtin:") and window.state.corpus.source != source:
-        window.corpus_tab.load_spec(source)
-        _wait(app, lambda: window.state.corpus.source == source and not window.corpus_tab.busy
-              and not window.tokenizer_tab.busy)
-    window.state.set_run(run)
 
 
 def _crop(column, first, last, path: Path) -> Path:
@@ -88,8 +55,8 @@ def take_forward(outdir: Path, run: str = "copy-tiny", size: tuple[int, int] = (
     and forward-logits.png (crops of "The math" for block ``layer``, 0-based), logit-lens.png,
     switch-off.png (the first previous-token head switched off, "Which heads matter?" filled) and
     embeddings-neighbours.png (of ``embeddings_run`` when given)."""
-    app, window = _window(size)
-    _open_run(app, window, run)
+    app, window = open_window(size)
+    open_run(app, window, run)
     window.show_tab("Attention")
     tab = window.tabs.currentWidget()
 
@@ -140,7 +107,7 @@ def take_forward(outdir: Path, run: str = "copy-tiny", size: tuple[int, int] = (
 
     window.resize(*size)
     if embeddings_run is not None:
-        _open_run(app, window, embeddings_run)
+        open_run(app, window, embeddings_run)
         _wait(app, lambda: tab.run is not None and tab.run.name == embeddings_run and not tab.busy)
         tab.random_excerpt()  # the copy text may hold characters this run's tokenizer lacks
     tab.views.setCurrentIndex(tab.view_names.index("Embeddings"))
@@ -157,8 +124,8 @@ def take_forward(outdir: Path, run: str = "copy-tiny", size: tuple[int, int] = (
 
 def take_bigram(outdir: Path, run: str = "grammar-bigram", size: tuple[int, int] = (1280, 800)) -> Path:
     """bigram-table.png: the Attention tab's Embeddings view of a bigram run (its next-token table)."""
-    app, window = _window(size)
-    _open_run(app, window, run)
+    app, window = open_window(size)
+    open_run(app, window, run)
     window.show_tab("Attention")
     tab = window.tabs.currentWidget()
     emb = tab.embed_view
@@ -174,7 +141,7 @@ def take_positions(outdir: Path, corpus: str = "builtin:grammar-lessons",
                    size: tuple[int, int] = (1280, 800)) -> Path:
     """positions.png: the Model tab's "Compare positions…" window after its experiment on ``corpus``
     (character tokens)."""
-    app, window = _window(size)
+    app, window = open_window(size)
     if window.state.corpus.source != corpus:
         window.corpus_tab.load_spec(corpus)
         _wait(app, lambda: window.state.corpus.source == corpus and not window.corpus_tab.busy
@@ -197,8 +164,8 @@ def take_bits(outdir: Path, char_run: str = "grammar-char", word_run: str = "gra
               size: tuple[int, int] = (1280, 800)) -> list[Path]:
     """tokens-warning.png (per token, with the different-tokenizers warning) and bits-per-char.png:
     the Train tab's overlay of a character run and a word run of the same text."""
-    app, window = _window(size)
-    _open_run(app, window, char_run)
+    app, window = open_window(size)
+    open_run(app, window, char_run)
     window.show_tab("Train")
     tab = window.tabs.currentWidget()
     plot = tab.ensure_plot()

@@ -160,11 +160,11 @@ class AttentionTab(QWidget):
         outer.setContentsMargins(6, 4, 6, 4)
         outer.setSpacing(4)
         outer.addLayout(self._checkpoint_row())
-        outer.addLayout(self._text_row())
+        from playground.gui.tabs.attention_seq2seq import Seq2SeqPanel
+
         self.error_label = ui.MessageLabel()
-        outer.addWidget(self.error_label)
-        outer.addLayout(self._head_row())
-        outer.addWidget(self._views(), 1)
+        self.seq2seq = Seq2SeqPanel(self)  # an encoder–decoder run's views, in the place of the GPT's
+        outer.addWidget(self.seq2seq.stack([self._text_row(), self.error_label, self._head_row(), self._views()]), 1)
         for key, slot in (("Alt+Left", self._step_back), ("Alt+Right", self._step_forward),
                           ("Ctrl+R", self.random_excerpt), ("Ctrl+E", self._export_dialog)):
             shortcut = QShortcut(QKeySequence(key), self)
@@ -237,6 +237,7 @@ class AttentionTab(QWidget):
         return chooser
 
     def _views(self) -> QTabWidget:
+        from playground.gui.lab_report import HeadPinner
         from playground.gui.widgets.attention_grid import AttentionGrid, HeadLabelsTable, HeadView
         from playground.gui.widgets.attention_lines import LinesPage
         from playground.gui.widgets.attention_math import AttentionMathView
@@ -259,6 +260,8 @@ class AttentionTab(QWidget):
         self.grid.headClicked.connect(self._open_head)
         self.head_view = HeadView()
         self.head_view.querySelected.connect(self._query_picked)
+        self.pinner = HeadPinner(self)  # "Pin this head to the lab report"
+        self.head_view.pinRequested.connect(self.pinner.pin)
         self.lines_page = LinesPage()
         self.lines, self.average_box = self.lines_page.lines, self.lines_page.average_box
         self.lines_page.averageToggled.connect(self._average_toggled)
@@ -359,6 +362,8 @@ class AttentionTab(QWidget):
         self.arch = cfg.arch
         self.context = cfg.context_length
         self.tokenizer = tokenizer
+        if self.seq2seq.take(run, cfg, tokenizer):  # an encoder–decoder: the panel shows it
+            return
         self._fill_head_combos(cfg)
         self._set_bigram(cfg.arch != "gpt")
         if not same:
@@ -741,7 +746,7 @@ class AttentionTab(QWidget):
     def export_png(self, path: str | Path) -> Path:
         """Save the current view as a PNG file."""
         path = Path(path)
-        widget = self.views.currentWidget()
+        widget = (self.seq2seq.views if self.seq2seq.run is not None else self.views).currentWidget()
         if isinstance(widget, QScrollArea) and widget is not self.math_view:
             widget = widget.widget()  # the view itself, not its scrolled window
         if widget is self.math_view:

@@ -97,6 +97,8 @@ def _codec(name: str) -> str:
 
 
 def _size_of(corpus: Any) -> int:
+    if not corpus.in_memory:  # a big file or folder, read from disk when needed
+        return sum(part.size for part in corpus.parts)
     source = corpus.source
     try:
         if source and not source.startswith("builtin:") and source != "pasted":
@@ -160,8 +162,8 @@ class StatBox(QFrame):
         layout.addWidget(cap)
         self.setToolTip(tooltip)
 
-    def set(self, n: int) -> None:
-        self.value.setText(f"{n:,}")
+    def set(self, n: int, estimated: bool = False) -> None:
+        self.value.setText(f"≈ {n:,}" if estimated else f"{n:,}")
 
 
 class CorpusTab(QWidget):
@@ -202,6 +204,8 @@ class CorpusTab(QWidget):
         self.builtin_combo.setPlaceholderText("Choose a built-in text…")
         for item in builtin_corpora.list_builtins():
             self.builtin_combo.addItem(item.title, item.name)
+        for item in builtin_corpora.list_builtins(pairs=True):  # sentence pairs: the Model tab picks Encoder–decoder
+            self.builtin_combo.addItem(f"{item.title} (pairs, for an encoder–decoder)", item.name)
         self.builtin_combo.setCurrentIndex(-1)  # nothing is loaded yet
         b.addWidget(self.builtin_combo)
         self.builtin_description = QLabel()
@@ -341,6 +345,11 @@ class CorpusTab(QWidget):
             stats.addWidget(box)
         stats.addStretch(1)
         r.addLayout(stats)
+        self.sample_label = QLabel()  # a big text's words, characters and chart come from a sample
+        self.sample_label.setWordWrap(True)
+        self.sample_label.setStyleSheet(NOTE)
+        self.sample_label.hide()
+        r.addWidget(self.sample_label)
 
         split_box = QGroupBox("Training / validation split")
         split_box.setToolTip(
@@ -580,9 +589,11 @@ class CorpusTab(QWidget):
     # ------------------------------------------------------------------ worker plumbing
     @staticmethod
     def _finish_load(corpus: Any) -> LoadResult:
-        """Runs in the worker: everything slow about a new corpus happens here."""
+        """Runs in the worker: everything slow about a new corpus happens here (a big file's
+        statistics from a sample of it), so the GUI thread only shows cached figures."""
         corpus.stats()  # cached on the corpus: the GUI thread gets them for free
-        corpus.sha256  # noqa: B018 - a cached property; 0.1 s for 50 MB
+        corpus.sha256  # noqa: B018 - cached; 0.1 s for 50 MB, known from loading for a big file
+        corpus.preview(PREVIEW_CHARS)  # cached too: a big file's start is read from disk
         return LoadResult(corpus, _size_of(corpus))
 
     def _start(self, text: str, fn: Callable, determinate: bool = False,
@@ -691,7 +702,13 @@ class CorpusTab(QWidget):
         self.size_label.setText(f"Size: {format_bytes(self.size_bytes)}")
         self.note_label.show_text(corpus.note or "", WARNING)
         for key, box in self.stat_boxes.items():
-            box.set(getattr(stats, key))
+            box.set(getattr(stats, key), estimated=stats.sampled and key in ("words", "unique_chars"))
+        self.sample_label.setVisible(stats.sampled)
+        if stats.sampled:
+            self.sample_label.setText(
+                f"A big text: words, different characters and the chart are estimated from a sample of "
+                f"{stats.sample_chars:,} characters spread over the whole text (counting all "
+                f"{stats.chars:,} would take long). Characters and lines are exact; training uses all of it.")
         if self.chart is None:
             from playground.gui.widgets.char_chart import CharChart
 
@@ -702,13 +719,13 @@ class CorpusTab(QWidget):
             self.chart_box.insertWidget(0, self.chart, 1)
         self.chart.set_data(stats.most_common, stats.chars)
         self.hover_label.setText("Hover a bar to see how often that character appears.")
-        self.preview.setPlainText(corpus.text[:PREVIEW_CHARS])
-        if len(corpus.text) > PREVIEW_CHARS:
+        self.preview.setPlainText(corpus.preview(PREVIEW_CHARS))
+        if corpus.chars > PREVIEW_CHARS:
             self.preview_note.setText(
-                f"Showing the first {PREVIEW_CHARS:,} of {len(corpus.text):,} characters "
+                f"Showing the first {PREVIEW_CHARS:,} of {corpus.chars:,} characters "
                 "(the model uses all of them).")
         else:
-            self.preview_note.setText(f"The whole text: {len(corpus.text):,} characters.")
+            self.preview_note.setText(f"The whole text: {corpus.chars:,} characters.")
         self._update_split()
 
     def _combo_index_for(self, encoding: str) -> int:
@@ -733,7 +750,7 @@ class CorpusTab(QWidget):
 
     def split_sizes(self) -> tuple[int, int]:
         # The core's own cut, without slicing a possibly 50 MB string on every slider move.
-        n = len(self.corpus.text)
+        n = self.corpus.chars
         cut = corpus_mod.split_index(n, self.split_slider.value() / 100)
         return cut, n - cut
 

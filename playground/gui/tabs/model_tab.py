@@ -17,6 +17,7 @@ otherwise.
 from __future__ import annotations
 
 import html
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -51,6 +52,7 @@ from playground.gui.ui import (
     report_unexpected,
     side_panel,
 )
+from playground.gui.widgets import arch_choice
 from playground.gui.widgets.arch_diagram import ArchDiagram
 from playground.gui.widgets.param_breakdown import ParamBreakdown
 
@@ -110,6 +112,7 @@ class ModelTab(QWidget):
         self._build()
         self.state.tokenizerChanged.connect(self._tokenizer_changed)
         self.state.batchSizeChanged.connect(self._batch_changed)
+        self.state.corpusChanged.connect(self._corpus_changed)
         self._apply_preset(self.preset_name)
         if self.state.tokenizer is not None:
             self._ensure_device()
@@ -138,6 +141,9 @@ class ModelTab(QWidget):
         size = QGroupBox("Size and shape")
         form = QFormLayout(size)
         form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        self.arch_combo = arch_choice.combo()  # GPT / Encoder–decoder: the sizes below serve both
+        self.arch_combo.currentIndexChanged.connect(self.refresh)
+        form.addRow("Model:", self.arch_combo)
         self.preset_combo = QComboBox()
         for name, title in PRESETS:
             self.preset_combo.addItem(title, name)
@@ -453,6 +459,7 @@ class ModelTab(QWidget):
                        self.tied_check, self.bias_check):
             widget.setEnabled(enabled and gpt)
         self.batch_spin.setEnabled(enabled)
+        self.arch_combo.setEnabled(enabled and gpt)
 
     def _bigram(self) -> bool:
         return self.preset_name != CUSTOM and config.PRESETS[self.preset_name].arch == "bigram"
@@ -472,11 +479,14 @@ class ModelTab(QWidget):
             activation=self.activation_combo.currentData(),
             tie_weights=self.tied_check.isChecked(),
             bias=self.bias_check.isChecked(),
+            arch=self.arch_combo.currentData(),
         )
 
     def set_config(self, cfg: ModelConfig) -> None:
         """Show an existing config (e.g. a run's) as Custom, or as its preset when it is one."""
-        name = config.preset_name_of(cfg)
+        self.arch_combo.setCurrentIndex(self.arch_combo.findData(
+            cfg.arch if cfg.is_encoder_decoder else arch_choice.GPT))
+        name = config.preset_name_of(replace(cfg, arch="gpt") if cfg.is_encoder_decoder else cfg)
         if name is not None:
             self.select_preset(name)
             return
@@ -497,6 +507,12 @@ class ModelTab(QWidget):
         self._apply_preset(CUSTOM)
 
     # ================================================================== live numbers
+    @Slot(object)
+    def _corpus_changed(self, corpus: Any) -> None:
+        """Sentence pairs want an encoder–decoder, an ordinary text a GPT: switch to the kind that fits."""
+        self.arch_combo.setCurrentIndex(self.arch_combo.findData(arch_choice.fitting_arch(corpus)))
+        self.refresh()  # the same kind, but the corpus decides what may be trained
+
     @Slot(object)
     def _tokenizer_changed(self, _tokenizer: Any) -> None:
         self._ensure_device()
@@ -528,6 +544,9 @@ class ModelTab(QWidget):
         count = f"{config.param_count(cfg):,} parameters"
         if cfg.arch == "bigram":
             return f"Bigram · {count}"
+        if cfg.is_encoder_decoder:
+            return (f"Encoder–decoder, {cfg.n_layer} + {cfg.n_layer} layers × {cfg.n_head} heads, width "
+                    f"{cfg.d_model}, context {cfg.context_length} · {count}")
         return (f"{cfg.n_layer} layers × {cfg.n_head} heads, width {cfg.d_model}, "
                 f"context {cfg.context_length} · {count}")
 
@@ -568,7 +587,10 @@ class ModelTab(QWidget):
         self.params.show_breakdown(cfg, self.breakdown)
         self.diagram.set_config(cfg)
         fits = self._show_memory(cfg)
-        if fits:
+        wrong_kind = arch_choice.mismatch(cfg, self.state.corpus)
+        if wrong_kind is not None and fits:  # a GPT on sentence pairs, or the reverse
+            self._refuse(wrong_kind)
+        elif fits:
             self.problem = None
             self.state.set_model_config(cfg)
             self.status_label.setStyleSheet(OK_TEXT)

@@ -41,9 +41,10 @@ from playground.errors import Cancelled, PlaygroundError
 from playground.gui import child_jobs, ui, workers
 from playground.gui.ui import ERROR_TEXT, NOTE, MessageLabel
 from playground.gui.widgets.merges_player import MergesPlayer
+from playground.gui.widgets.pair_vocab import PairVocabLabel
 from playground.gui.widgets.token_view import TokenView, beside_tokens, token_text, tokens_for_view
 from playground.gui.widgets.tokenizer_compare import TokenizerComparison
-from playground.gui.widgets.vocab_browser import VocabBrowser
+from playground.gui.widgets.vocab_browser import FREQ_CHARS, VocabBrowser
 
 SAMPLE_CHARS = 400  # the default sample: the start of the corpus, cut at a line end
 MAX_SAMPLE_CHARS = 20_000  # tokenized live on every keystroke; beyond this only the start
@@ -191,6 +192,8 @@ class TokenizerTab(QWidget):
         f.setPointSizeF(f.pointSizeF() * 1.15)
         self.current_label.setFont(f)
         about.addWidget(self.current_label)
+        self.pair_vocab = PairVocabLabel()  # a sentence-pair corpus: the source and target vocabularies
+        about.addWidget(self.pair_vocab)
         self.kind_label = QLabel()
         self.kind_label.setWordWrap(True)
         about.addWidget(self.kind_label)
@@ -272,7 +275,7 @@ class TokenizerTab(QWidget):
     # ================================================================== public API
     @property
     def busy(self) -> bool:
-        return any(h.running for h in self._handles.values()) or self.vocab.busy
+        return any(h.running for h in self._handles.values()) or self.vocab.busy or self.pair_vocab.busy
 
     @property
     def tokenizer(self) -> Any:
@@ -292,7 +295,7 @@ class TokenizerTab(QWidget):
     def reset_sample(self) -> None:
         if self.corpus is not None:
             self._setting_sample = True
-            self.sample_edit.setPlainText(excerpt(self.corpus.text))
+            self.sample_edit.setPlainText(excerpt(self.corpus.preview(200_000)))
             self._setting_sample = False
             self._sample_edited = False
             self.refresh()
@@ -351,21 +354,21 @@ class TokenizerTab(QWidget):
             return
         if not self._sample_edited:
             self.reset_sample()
-        text = corpus.text
         cap = self.word_spin.value()
         bpe_path = bpe_cache_path(corpus.sha256, self.bpe_spin.value())  # widgets: GUI thread only
 
         def work(progress, cancel):
-            if len(text) > child_jobs.BIG_TEXT:
+            # A big text trains in a child; a Corpus pickles without a file's text (it re-reads it).
+            if corpus.chars > child_jobs.BIG_TEXT:
                 char_json, word_json = child_jobs.run_in_child(
-                    child_jobs.train_corpus_tokenizers, text, cap, cancel=cancel)
+                    child_jobs.train_corpus_tokenizers, corpus, cap, cancel=cancel)
                 found = {"char": tk.tokenizer_from_json(char_json),
                          "word": tk.tokenizer_from_json(word_json)}
             else:
-                found = {"char": tk.CharTokenizer.train(text)}
+                found = {"char": tk.CharTokenizer.train(corpus)}
                 if cancel.is_set():
                     raise Cancelled()
-                found["word"] = tk.WordTokenizer.train(text, cap)
+                found["word"] = tk.WordTokenizer.train(corpus, cap)
             if bpe_path.exists():  # trained before for this corpus and size
                 try:
                     import json
@@ -438,10 +441,10 @@ class TokenizerTab(QWidget):
                 self._apply_current()
 
         def work(progress, cancel):
-            if len(corpus.text) > child_jobs.BIG_TEXT:
+            if corpus.chars > child_jobs.BIG_TEXT:
                 return tk.tokenizer_from_json(child_jobs.run_in_child(
-                    child_jobs.train_word, corpus.text, cap, cancel=cancel))
-            return tk.WordTokenizer.train(corpus.text, cap)
+                    child_jobs.train_word, corpus, cap, cancel=cancel))
+            return tk.WordTokenizer.train(corpus, cap)
 
         self._start_job("word", work, done)
 
@@ -455,11 +458,11 @@ class TokenizerTab(QWidget):
         path = bpe_cache_path(corpus.sha256, vocab)
 
         def work(progress, cancel):
-            if len(corpus.text) > child_jobs.BIG_TEXT:
+            if corpus.chars > child_jobs.BIG_TEXT:
                 tok = tk.tokenizer_from_json(child_jobs.run_in_child(
-                    child_jobs.train_bpe, corpus.text, vocab, progress=progress, cancel=cancel))
+                    child_jobs.train_bpe, corpus, vocab, progress=progress, cancel=cancel))
             else:
-                tok = tk.BPETokenizer.train(corpus.text, vocab, progress=progress, cancel=cancel)
+                tok = tk.BPETokenizer.train(corpus, vocab, progress=progress, cancel=cancel)
             try:
                 atomic.write_json(path, tok.to_json())
             except OSError:
@@ -530,7 +533,10 @@ class TokenizerTab(QWidget):
                 self.bpe_spin.value() if self.kind == "bpe" else None)
             settings.update(last_tokenizer={"kind": self.kind, "vocab_size": vocab})
             self.tokenizerReady.emit(tok)
-        self.vocab.show_tokenizer(tok, self.corpus.text if self.corpus is not None else None)
+        # The counted head only (one more character says there is more): never a big file's whole text.
+        head = self.corpus.preview(FREQ_CHARS + 1) if self.corpus is not None else None
+        self.vocab.show_tokenizer(tok, head)
+        self.pair_vocab.show_for(tok, self.corpus)
         self.merges.set_tokenizer(self.tokenizers.get("bpe"))
         self.refresh()
 

@@ -91,6 +91,11 @@ class TrainSettings(QGroupBox):
         self.defaults_button.setToolTip("Fill in settings that suit the chosen model's size "
                                         "(learning rate, batch, warmup, steps)")
         form.addRow(self.defaults_button)
+        # Wired by the tab too (gui/scale_dialog.py): the torchrun command for these settings.
+        self.scale_button = QPushButton("Run this at scale…")
+        self.scale_button.setToolTip("The command that trains this run on a machine with GPUs "
+                                     "(torchrun, several processes or machines), to copy")
+        form.addRow(self.scale_button)
         # A number field's range, while a number past it is typed or after it was replaced.
         self.range_note = QLabel()
         self.range_note.setWordWrap(True)

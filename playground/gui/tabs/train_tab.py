@@ -48,7 +48,7 @@ from playground.core.events import (
     Step,
 )
 from playground.errors import PlaygroundError
-from playground.gui import ui, workers
+from playground.gui import device_probe, ui, workers
 from playground.gui.tabs.train_form import TrainSettings
 from playground.gui.tabs.train_status import (
     ActiveClock,
@@ -145,6 +145,7 @@ class TrainTab(QWidget):
 
         self.settings = TrainSettings()
         self.settings.defaults_button.clicked.connect(self.apply_defaults)
+        self.settings.scale_button.clicked.connect(self.open_scale_dialog)
         # One batch size for the whole app: the Model tab's memory check and Measure use it too.
         self.settings.batch_box.setValue(self.state.batch_size)
         self.settings.batch_box.valueChanged.connect(self.state.set_batch_size)
@@ -255,6 +256,7 @@ class TrainTab(QWidget):
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)
         self.ensure_plot()
+        self._describe_model()  # the device may be known by now
 
     def ensure_plot(self):
         if self.loss_plot is None:
@@ -332,6 +334,9 @@ class TrainTab(QWidget):
                     "the Model tab): 2 layers, 2 heads, 64 wide, context 64.")
         elif cfg.arch == "bigram":
             text = "<b>Bigram</b>: one table of next-token scores, no attention."
+        elif cfg.is_encoder_decoder:
+            text = (f"<b>Encoder–decoder</b>: {cfg.n_layer} encoder + {cfg.n_layer} decoder layers, {cfg.n_head} "
+                    f"heads, {cfg.d_model} wide, context {cfg.context_length}.")
         else:
             text = (f"<b>{cfg.n_layer} layers</b>, {cfg.n_head} heads, {cfg.d_model} wide, "
                     f"context {cfg.context_length}" + (f", dropout {cfg.dropout:g}" if cfg.dropout else "") + ".")
@@ -342,6 +347,9 @@ class TrainTab(QWidget):
             except PlaygroundError:
                 pass
             text += f"<br>Vocabulary: {tok.vocab_size:,} tokens ({tok.kind})."
+        device = device_probe.cached()  # asked at start-up for the status bar; training picks the GPU if any
+        if device is not None:
+            text += f"<br>Trains on: {device.description}."
         self.model_label.setText(text)
 
     def _set_phase(self, phase: str) -> None:
@@ -370,6 +378,12 @@ class TrainTab(QWidget):
     def _batch_changed(self, value: int) -> None:
         """The shared batch size changed (here or on the Model tab)."""
         self.settings.batch_box.setValue(value)  # no echo: the state ignores an equal value
+
+    @Slot()
+    def open_scale_dialog(self):
+        from playground.gui import scale_dialog
+
+        return scale_dialog.open_for(self)
 
     @Slot()
     def apply_defaults(self) -> None:
@@ -537,8 +551,10 @@ class TrainTab(QWidget):
                     if self.run is not None:  # the Attention tab follows the training's checkpoints
                         self.state.notify_checkpoint(str(self.run.path), it)
                 case Sample(it=it, text=text):
-                    self.sample_title.setText(f"<b>Latest sample</b> at step {it:,} — generated from the "
-                                              "same start each time")
+                    translates = self.run is not None and self.run.model_config.is_encoder_decoder
+                    self.sample_title.setText(f"<b>Latest sample</b> at step {it:,} — " + (
+                        "the first validation source → the model's translation" if translates
+                        else "generated from the same start each time"))
                     self.sample_text.setPlainText(text.lstrip("\n"))  # it starts from a newline
                 case Note(message=message):
                     self._compiling = message == COMPILING_NOTE

@@ -94,6 +94,7 @@ class ArchDiagram(QGraphicsView):
         self.cfg: ModelConfig | None = None
         self._boxes: dict[tuple[str, int | None], _Box] = {}
         self._blocks = 0
+        self.cross_arrows = 0
         self._font = QFont(self.font())
         self._bold = QFont(self._font)
         self._bold.setBold(True)
@@ -103,7 +104,8 @@ class ArchDiagram(QGraphicsView):
 
     # ------------------------------------------------------------------ public
     def layer_blocks(self) -> int:
-        """How many transformer blocks are drawn (0 for a bigram model)."""
+        """How many transformer blocks are drawn (0 for a bigram model; both stacks' for an
+        encoder–decoder, whose ``cross_arrows`` counts the memory's arrows into cross-attention)."""
         return self._blocks
 
     def box_names(self) -> list[tuple[str, int | None]]:
@@ -123,12 +125,17 @@ class ArchDiagram(QGraphicsView):
         scene.clear()
         self._boxes.clear()
         self._blocks = 0
+        self.cross_arrows = 0
         if cfg is None:
             text = scene.addSimpleText(message or "Pick a tokenizer first: the diagram needs the "
                                                   "vocabulary size.", self._font)
             text.setBrush(QColor("#555555"))
         elif cfg.arch == "bigram":
             self._draw_bigram(cfg)
+        elif cfg.is_encoder_decoder:
+            from playground.gui.widgets.arch_diagram_seq2seq import draw_encoder_decoder
+
+            self._blocks = draw_encoder_decoder(self, cfg)
         else:
             self._draw_gpt(cfg)
         rect = scene.itemsBoundingRect().adjusted(-8, -8, 8, 8)

@@ -19,8 +19,10 @@ from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGraphicsRectItem,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
+    QPushButton,
     QScrollArea,
     QTableWidget,
     QTableWidgetItem,
@@ -243,6 +245,7 @@ class HeadView(QWidget):
 
     querySelected = Signal(int)
     hoverText = Signal(str)
+    pinRequested = Signal()  # "Pin this head to the lab report" (the tab knows which head it is)
 
     MIN_CELL = 11
 
@@ -295,7 +298,14 @@ class HeadView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.scroll, 1)
-        layout.addWidget(self.hover_label)
+        self.pin_button = QPushButton("Pin this head to the lab report")
+        self.pin_button.setToolTip("File → Export lab report then shows this head, on this text and "
+                                   "checkpoint, as a picture of its own")
+        self.pin_button.clicked.connect(self.pinRequested)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.hover_label, 1)
+        bottom.addWidget(self.pin_button, 0, Qt.AlignTop)
+        layout.addLayout(bottom)
         self.data: np.ndarray | None = None
         self.labels: list[str] = []
         self.query: int | None = None

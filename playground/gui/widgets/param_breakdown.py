@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGroupBox, QLabel, QTableWidgetItem, QVBoxLayout, QWidget
 
-from playground.core.config import ModelConfig
+from playground.core.config import ModelConfig, attention_breakdown
 from playground.gui.widgets.tokenizer_compare import fit_height, summary_table
 
 PARTS = ["embeddings", "positions", "attention", "mlp", "norms", "unembedding"]
@@ -29,6 +29,8 @@ def part_tip(part: str, cfg: ModelConfig | None) -> str:
     if cfg is not None and cfg.arch == "bigram":
         return ("The whole bigram model: a vocab × vocab table of scores."
                 if part == "embeddings" else "A bigram model has no such part.")
+    if cfg is not None and cfg.is_encoder_decoder:
+        return seq2seq_tip(part, cfg)
     tips = {
         "embeddings": "One learned vector of d_model numbers for every token of the vocabulary "
                       "(vocab × d_model).",
@@ -44,6 +46,26 @@ def part_tip(part: str, cfg: ModelConfig | None) -> str:
         "unembedding": "Turns the final vector into one score per vocabulary token "
                        "(d_model × vocab). With tied embedding it reuses the token embedding "
                        "table: 0 extra.",
+    }
+    return tips[part]
+
+
+def seq2seq_tip(part: str, cfg: ModelConfig) -> str:
+    """The rows of an encoder–decoder: both stacks, and the attention split by kind."""
+    kinds = attention_breakdown(cfg)
+    tips = {
+        "embeddings": "One table of d_model numbers per token (vocab × d_model), shared by the source and "
+                      "the target: one tokenizer reads both.",
+        "positions": "A learned vector per position for the encoder and another for the decoder (2 × context "
+                     "× d_model). Sinusoidal positions are fixed: nothing to learn.",
+        "attention": "Three kinds, each with query, key, value and output projections (4 × d_model² weights "
+                     "plus biases per block): "
+                     + ", ".join(f"{name} {n:,}" for name, n in kinds.items()) + ".",
+        "mlp": "One MLP per block in both stacks (8 × d_model² weights plus biases each), times 2 × layers.",
+        "norms": "Two LayerNorms per encoder block, three per decoder block (before self-attention, "
+                 "cross-attention and the MLP), plus each stack's final one.",
+        "unembedding": "Turns the decoder's final vector into one score per vocabulary token (d_model × "
+                       "vocab); 0 extra with tied embedding.",
     }
     return tips[part]
 

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from playground.core import bits
+from playground.core import activity, bits
 from playground.core.generation_session import Transcript, long_prompt_note
 from playground.errors import PlaygroundError
 from playground.gui import ui, workers
@@ -266,6 +266,7 @@ class ComparePage(WritingPage):
                                 "newest weights" if step is None else f"step {step}", cfg, prompt)
             for name, (run, step) in sides.items()]
         self._refresh()
+        activity.record(activity.RUNS_COMPARED, runs=sorted({run.name for run, _step in sides.values()}))
         self.handle = workers.start(
             jobs.compare_job(feeds, cfg), parent=self, on_items=self._items,
             on_done=self._done, on_error=self._failed, name="compare")

@@ -13,6 +13,7 @@ import math
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
+from playground.core import activity
 from playground.core.bits import scored_bits_per_char
 from playground.errors import CorpusError, PlaygroundError
 from playground.gui import ui, workers
@@ -189,6 +190,8 @@ class ScorePage(QWidget):
                 + (f" · <b>{bpc:.3f}</b> bits per character" if math.isfinite(bpc) else ""))
         if train_vs_val and len(results) == 2:
             self.score_verdict.setText(train_val_verdict(results[0][1].mean_loss, results[1][1].mean_loss))
+            activity.record(activity.SCORED, run=self.run.name if self.run is not None else None, train_vs_val=True,
+                            train_loss=round(results[0][1].mean_loss, 4), val_loss=round(results[1][1].mean_loss, 4))
         else:
             self.score_verdict.setText("")
 

@@ -31,10 +31,11 @@ from playground.gui.tabs.generate.common import ModelLoader
 from playground.gui.tabs.generate.compare_page import ComparePage
 from playground.gui.tabs.generate.sampling_form import SamplingForm
 from playground.gui.tabs.generate.score_page import ScorePage
+from playground.gui.tabs.generate.translate_page import TranslatePage
 from playground.gui.tabs.generate.write_page import WritePage
 from playground.gui.widgets.run_picker import RunPicker
 
-WRITE, SCORE, COMPARE = range(3)  # the pages, in tab order
+WRITE, SCORE, COMPARE, TRANSLATE = range(4)  # the pages, in tab order (Translate: encoder–decoder runs)
 
 
 class GenerateTab(QWidget):
@@ -96,6 +97,10 @@ class GenerateTab(QWidget):
         self.pages.setTabToolTip(WRITE, "Type a prompt and watch the model continue it, token by token")
         self.pages.setTabToolTip(SCORE, "How surprised is the model by a text? Low surprise = it predicts it well")
         self.pages.setTabToolTip(COMPARE, "The same prompt and seed on two runs or two checkpoints, side by side")
+        self.translate_page = TranslatePage(self.form, self.loader)
+        self.pages.addTab(self.translate_page, "Translate")
+        self._gpt_tips = {i: self.pages.tabToolTip(i) for i in (WRITE, SCORE, COMPARE)}
+        self._show_pages_for(False)
         layout.addWidget(self.pages, 1)
 
         for keys, slot in ((("Ctrl+Return", "Ctrl+Enter"), self._shortcut_generate),
@@ -180,8 +185,22 @@ class GenerateTab(QWidget):
             f"{cfg.d_model} wide · context {cfg.context_length} tokens · "
             f"{run.info.get('tokenizer', {}).get('kind', '?')} tokenizer, {cfg.vocab_size} tokens")
         self.form.set_vocab_size(cfg.vocab_size)
+        self._show_pages_for(cfg.is_encoder_decoder)
+        self.translate_page.set_run(run if cfg.is_encoder_decoder else None)
         self.compare_page.fill_runs(self.picker.runs(), run)
         self._preload()
+
+    def _show_pages_for(self, translates: bool) -> None:
+        """An encoder–decoder translates (its own page); a GPT writes, scores and compares."""
+        for page in (WRITE, SCORE, COMPARE):
+            self.pages.setTabEnabled(page, not translates)
+            self.pages.setTabToolTip(page, "Writing on from a prompt, scoring and comparing are for GPT runs: this "
+                                     "run translates (the Translate page)." if translates else self._gpt_tips[page])
+        self.pages.setTabEnabled(TRANSLATE, translates)
+        self.pages.setTabToolTip(TRANSLATE, "Type a source sentence and watch the translation appear token by token"
+                                 if translates else "Translating is for encoder–decoder runs (see the Model tab)")
+        if translates != (self.pages.currentIndex() == TRANSLATE):
+            self.pages.setCurrentIndex(TRANSLATE if translates else WRITE)
 
     def _preload(self) -> None:
         """Load the current run's model in the background, so Generate starts at once. Only
@@ -229,7 +248,8 @@ class GenerateTab(QWidget):
     @property
     def busy(self) -> bool:
         return (self.loader.busy or self.write_page.running or self.score_page.running
-                or self.compare_page.running or any(h.running for h in self._prompt_jobs))
+                or self.compare_page.running or self.translate_page.running
+                or any(h.running for h in self._prompt_jobs))
 
     # ================================================================== shortcuts
     @Slot()
@@ -239,6 +259,8 @@ class GenerateTab(QWidget):
             self.write_page.generate()
         elif page == SCORE:
             self.score_page.score()
+        elif page == TRANSLATE:
+            self.translate_page.translate()
         else:
             self.compare_page.compare()
 
@@ -252,8 +274,9 @@ class GenerateTab(QWidget):
         """Esc: stop writing, on the Write and the Compare page."""
         self.write_page.stop()
         self.compare_page.stop()
+        self.translate_page.stop()
 
     # ================================================================== shutdown
     def shutdown(self) -> None:
-        self.write_page.closed = True
+        self.write_page.closed = self.translate_page.closed = True
         workers.shutdown(self)
