@@ -10,8 +10,9 @@ trained run. Run it under an X server to see what a student sees::
     xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python -m playground.tools.screenshots docs/screenshots --all
 
 (offscreen works too). It uses a fresh, temporary PLAYGROUND_HOME unless one is set or ``--home``
-is given, so your own settings and runs are neither used nor changed. The forward-pass pictures
-are in screenshots_forward.py, which ``--all`` runs too.
+is given, so your own settings and runs are neither used nor changed. The forward-pass,
+encoder–decoder and lessons pictures are in screenshots_forward.py, screenshots_seq2seq.py and
+screenshots_lessons.py, which ``--all`` runs too.
 """
 
 from __future__ import annotations
@@ -334,6 +335,7 @@ README_RUNS = {
     "grammar-bigram": "--corpus builtin:grammar-lessons --tokenizer char --preset bigram --iters 500",
     "grammar-char": "--corpus builtin:grammar-lessons --tokenizer char --preset tiny --iters 600",
     "grammar-word": "--corpus builtin:grammar-lessons --tokenizer word --preset tiny --iters 300",
+    "robot": "--arch encoder-decoder --corpus builtin:robot-language --tokenizer char --iters 700",
 }
 # A copy-lessons line written twice and the start of another: from the second copy on, the
 # induction head looks at the letter after the earlier occurrence (query 27: in the second copy).
@@ -364,6 +366,7 @@ def take_all(outdir: Path, size: tuple[int, int] = (1280, 800), quick: bool = Fa
     """Every picture of the README, from real windows, after training the runs they show.
     ``quick``: every run trained 40 steps only, to check the command in a few minutes."""
     from playground.tools import screenshots_forward as fwd
+    from playground.tools import screenshots_lessons, screenshots_seq2seq
 
     train_readme_runs(QUICK_TRAIN if quick else None)
     shots = take(outdir, None, 300, size)
@@ -374,6 +377,8 @@ def take_all(outdir: Path, size: tuple[int, int] = (1280, 800), quick: bool = Fa
     shots += fwd.take_forward(outdir, "copy-tiny", size, embeddings_run="grammar-char")
     shots += fwd.take_bits(outdir, "grammar-char", "grammar-word", size)
     shots.append(fwd.take_positions(outdir, size=size))
+    shots += screenshots_seq2seq.take(outdir, "robot", size)
+    shots += screenshots_lessons.take(outdir, size)
     shots.append(fwd.take_bigram(outdir, "grammar-bigram", size))  # last: it widens the window
     return shots
 
