@@ -127,6 +127,26 @@ class _Labels:
         return label
 
 
+def choose_token(logits: Tensor, cfg: SamplingConfig, forced_id: int | None, *, plain: bool, greedy: bool,
+                 gen: torch.Generator | None, label) -> tuple[int, bool, float, list]:
+    """One step's choice from the last position's ``logits`` (V,): the forced id, the argmax or a
+    sample after the filters; returns (token, was_forced, its probability after the filters, the
+    top alternatives as (id, label, model's probability, probability after the filters))."""
+    p_raw = F.softmax(logits, dim=-1)  # (V,) the model's own distribution (T = 1)
+    probs = p_raw if plain else filter_probs(logits, cfg)  # (V,)
+    if forced_id is not None:
+        token, was_forced = int(forced_id), True
+    elif greedy:
+        token, was_forced = int(probs.argmax()), False
+    else:
+        token, was_forced = int(torch.multinomial(probs, 1, generator=gen)), False
+    top = torch.topk(p_raw, min(N_ALTERNATIVES, logits.shape[-1]))  # values, indices: (15,) each
+    top_sampled = probs[top.indices]  # (15,) the same tokens after the filters
+    alternatives = [(i, label(i), pr, ps)
+                    for i, pr, ps in zip(top.indices.tolist(), top.values.tolist(), top_sampled.tolist())]
+    return token, was_forced, float(probs[token]), alternatives
+
+
 def _refuse_encoder_decoder(model: torch.nn.Module) -> None:
     """A translation model continues no text: it needs a source sentence (core/translate.py)."""
     if getattr(model.config, "is_encoder_decoder", False):
@@ -193,21 +213,8 @@ def stream_tokens(
                 x = torch.tensor([feed], dtype=torch.long, device=device)  # (1, T)
                 out = model(x, cache=cache, capture=capture, last_only=True)
                 logits = out.logits[0, -1].float().cpu()  # (V,)
-                p_raw = F.softmax(logits, dim=-1)  # (V,) the model's own distribution (T = 1)
-                probs = p_raw if plain else filter_probs(logits, cfg)  # (V,)
-                if step in forced:
-                    token, was_forced = int(forced[step]), True
-                elif greedy:
-                    token, was_forced = int(probs.argmax()), False
-                else:
-                    token, was_forced = int(torch.multinomial(probs, 1, generator=gen)), False
-                top = torch.topk(p_raw, min(N_ALTERNATIVES, V))  # values, indices: (15,) each
-                top_sampled = probs[top.indices]  # (15,) the same tokens after the filters
-                alternatives = [
-                    (i, label(i), pr, ps)
-                    for i, pr, ps in zip(top.indices.tolist(), top.values.tolist(), top_sampled.tolist())
-                ]
-                prob = float(probs[token])
+                token, was_forced, prob, alternatives = choose_token(
+                    logits, cfg, forced.get(step), plain=plain, greedy=greedy, gen=gen, label=label)
                 row = out.attention[:, :, -1, :].float().cpu() if capture else None  # (n_layer, n_head, T)
             # Cloned outside inference mode: the caller gets an ordinary tensor it may modify.
             attention = row.clone() if row is not None else None  # (n_layer, n_head, T)

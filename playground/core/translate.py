@@ -19,11 +19,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from playground.core.config import SamplingConfig
-from playground.core.generate import N_ALTERNATIVES, TokenStep, _Labels, _model_device, _prompt_ids, filter_probs
+from playground.core.generate import TokenStep, _Labels, _model_device, _prompt_ids, choose_token
 from playground.core.pairs import Pair, specials
 from playground.errors import ModelError
 
@@ -121,18 +120,8 @@ def translation_steps(
                 x = torch.tensor([feed], dtype=torch.long, device=device)  # (1, T)
                 out = model.decode(x, memory, cache=cache, capture=capture_attention, last_only=True)  # (1, 1, V)
                 logits = out.logits[0, -1].float().cpu()  # (V,)
-                p_raw = F.softmax(logits, dim=-1)  # (V,)
-                probs = p_raw if plain else filter_probs(logits, cfg)  # (V,)
-                if step in forced:
-                    token, was_forced = int(forced[step]), True
-                elif greedy:
-                    token, was_forced = int(probs.argmax()), False
-                else:
-                    token, was_forced = int(torch.multinomial(probs, 1, generator=gen)), False
-                top = torch.topk(p_raw, min(N_ALTERNATIVES, V))  # (15,) values and indices
-                sampled = probs[top.indices]  # (15,)
-                alternatives = [(i, label(i), pr, ps) for i, pr, ps in
-                                zip(top.indices.tolist(), top.values.tolist(), sampled.tolist())]
+                token, was_forced, prob, alternatives = choose_token(
+                    logits, cfg, forced.get(step), plain=plain, greedy=greedy, gen=gen, label=label)
                 self_row = out.attention[:, :, -1, :].float().cpu() if capture_attention else None  # (L, H, t)
                 cross_row = out.cross_attention[:, :, -1, :].float().cpu() if capture_attention else None  # (L, H, S)
             written.append(token)
@@ -145,7 +134,7 @@ def translation_steps(
                 text = stable[len(emitted):] if stable.startswith(emitted) else tokenizer.decode([token])
                 emitted = stable
             yield TranslationStep(
-                id=token, label=label(token), text=text, prob=float(probs[token]), alternatives=alternatives,
+                id=token, label=label(token), text=text, prob=prob, alternatives=alternatives,
                 attention=None if self_row is None else self_row.clone(), forced=was_forced,
                 window_start=0, cross_attention=None if cross_row is None else cross_row.clone(), done=done)
             if done or (cfg.stop_text and cfg.stop_text in emitted):
